@@ -1,0 +1,22 @@
+"""Datasets of function pairs on grids: the generator's HDF5 shards, arrays, FNO .mat files."""
+
+from datagen.format import DatasetFileError as DatasetFileError
+from jaxsciml.data.dataset import (
+    Batch as Batch,
+    Dataset as Dataset,
+    epoch_permutation as epoch_permutation,
+    from_arrays as from_arrays,
+    load as load,
+    load_fno_mat as load_fno_mat,
+)
+from jaxsciml.data.normalize import (
+    GaussianNormalizer as GaussianNormalizer,
+    Normalized as Normalized,
+    with_normalizers as with_normalizers,
+)
+from jaxsciml.data.sources import (
+    AbstractSource as AbstractSource,
+    ArraySource as ArraySource,
+    FNOMatSource as FNOMatSource,
+    ShardedSource as ShardedSource,
+)

@@ -1,0 +1,223 @@
+"""Datasets of (input, output) function pairs on grids: views, strides, splits and batches."""
+
+import concurrent.futures
+import os
+from collections.abc import Iterator, Sequence
+from typing import NamedTuple
+
+import numpy as np
+
+from datagen.format import DatasetFileError
+from jaxsciml.data.sources import AbstractSource, ArraySource, FNOMatSource, ShardedSource
+
+
+class Batch(NamedTuple):
+    """A batch of pairs: `inputs` `(b, c_in, *spatial)` and `outputs` `(b, c_out, *spatial)`.
+
+    Indexing a `Dataset` with one integer gives a `Batch` of single samples (no batch axis).
+    """
+
+    inputs: np.ndarray
+    outputs: np.ndarray
+
+
+def epoch_permutation(num_samples: int, seed: int, epoch: int) -> np.ndarray:
+    """The order in which an epoch visits the samples: a function of `(seed, epoch)` only, so a
+    resumed run sees exactly the data order of an uninterrupted one."""
+    return np.random.default_rng([seed, epoch]).permutation(num_samples)
+
+
+class Dataset:
+    """A view on a source of samples: which samples (in which order) and at which grid stride.
+
+    Views are cheap and lazy: `split`, `subsample`, `take` make new views; nothing is read until
+    a sample or batch is asked for, and then only those samples are read.
+    """
+
+    def __init__(
+        self,
+        source: AbstractSource,
+        indices: Sequence[int] | None = None,
+        stride: int | Sequence[int] = 1,
+    ):
+        self.source = source
+        n = source.num_samples
+        self.indices = np.arange(n) if indices is None else np.asarray(indices, np.int64)
+        if self.indices.size and (self.indices.min() < 0 or self.indices.max() >= n):
+            raise IndexError(f"sample indices must lie in [0, {n})")
+        d = len(source.grid)
+        stride = (stride,) * d if isinstance(stride, int) else tuple(stride)
+        if len(stride) != d or min(stride) < 1:
+            raise ValueError(f"stride must be a positive int or one per axis ({d}); got {stride}")
+        self.stride = stride
+
+    # --- shape and metadata -------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def _strided(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        return (shape[0], *(len(range(0, n, s)) for n, s in zip(shape[1:], self.stride)))
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """`(in_channels, *spatial)` of one sample of this view."""
+        return self._strided(self.source.input_shape)
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        """`(out_channels, *spatial)` of one sample of this view."""
+        return self._strided(self.source.output_shape)
+
+    @property
+    def grid(self) -> tuple[np.ndarray, ...]:
+        """One 1-D coordinate array per spatial axis of this view."""
+        return tuple(g[::s] for g, s in zip(self.source.grid, self.stride))
+
+    @property
+    def metadata(self) -> dict:
+        return self.source.metadata
+
+    def __repr__(self) -> str:
+        return (
+            f"Dataset({len(self)} samples, inputs {self.input_shape}, outputs "
+            f"{self.output_shape}, stride {self.stride}, {self.metadata.get('path', 'in memory')})"
+        )
+
+    # --- views --------------------------------------------------------------------------------
+    def _view(self, indices=None, stride=None) -> "Dataset":
+        return Dataset(
+            self.source,
+            self.indices if indices is None else indices,
+            self.stride if stride is None else stride,
+        )
+
+    def take(self, indices: Sequence[int]) -> "Dataset":
+        """The view of this view's samples at positions `indices`."""
+        return self._view(indices=self.indices[np.asarray(indices, np.int64)])
+
+    def split(self, n_first: int, n_second: int | None = None) -> tuple["Dataset", "Dataset"]:
+        """The first `n_first` samples and the `n_second` after them (default: all the rest).
+
+        Contiguous, as the FNO scripts split (train on the first 1000, test on the next ones).
+        """
+        rest = len(self) - n_first if n_second is None else n_second
+        if n_first < 0 or rest < 0 or n_first + rest > len(self):
+            raise ValueError(
+                f"cannot split {len(self)} samples into {n_first} and {n_second}; the dataset has "
+                f"{len(self)} samples"
+            )
+        return (
+            self._view(indices=self.indices[:n_first]),
+            self._view(indices=self.indices[n_first : n_first + rest]),
+        )
+
+    def subsample(self, stride: int | Sequence[int]) -> "Dataset":
+        """A coarser grid: every `stride`-th point of each axis (composes with earlier strides).
+
+        Keeps both ends of an axis of `n` points when `stride` divides `n - 1`, e.g. 421 -> 85
+        with stride 5 as in the FNO Darcy experiments.
+        """
+        stride = (stride,) * len(self.stride) if isinstance(stride, int) else tuple(stride)
+        return self._view(stride=tuple(a * b for a, b in zip(self.stride, stride)))
+
+    def cache(self) -> "Dataset":
+        """This view read into memory once (for data that fit; it speeds up many epochs)."""
+        batch = self.read(np.arange(len(self)))
+        source = ArraySource(batch.inputs, batch.outputs, self.grid, self.metadata)
+        return Dataset(source)
+
+    # --- reading ------------------------------------------------------------------------------
+    def read(self, positions: Sequence[int]) -> Batch:
+        """The samples at `positions` of this view, stacked; checks that every value is finite."""
+        window = (slice(None),) + tuple(slice(None, None, s) for s in self.stride)
+        inputs, outputs = [], []
+        for position in positions:
+            index = int(self.indices[position])
+            a, u = self.source.read_sample(index)
+            a, u = a[window], u[window]
+            if not (np.isfinite(a).all() and np.isfinite(u).all()):
+                raise DatasetFileError(
+                    f"{self.source.describe(index)} holds NaN or inf values; regenerate the data "
+                    "or drop the sample with Dataset.take."
+                )
+            inputs.append(a)
+            outputs.append(u)
+        shape_in, shape_out = (len(inputs), *self.input_shape), (len(outputs), *self.output_shape)
+        if not inputs:
+            return Batch(np.zeros(shape_in, np.float32), np.zeros(shape_out, np.float32))
+        return Batch(np.stack(inputs), np.stack(outputs))
+
+    def __getitem__(self, position: int) -> Batch:
+        if not -len(self) <= position < len(self):
+            raise IndexError(f"sample {position} is outside this dataset of {len(self)} samples")
+        batch = self.read([position % len(self)])
+        return Batch(batch.inputs[0], batch.outputs[0])
+
+    def batches(
+        self,
+        batch_size: int,
+        *,
+        seed: int | None = None,
+        epoch: int = 0,
+        start: int = 0,
+        drop_last: bool = True,
+        part: tuple[int, int] = (0, 1),
+        prefetch: int = 2,
+    ) -> Iterator[Batch]:
+        """Stream one epoch in batches, reading ahead on a background thread.
+
+        **Arguments:**
+
+        - `batch_size`: samples per (global) batch.
+        - `seed`, `epoch`: shuffle with `epoch_permutation(len, seed, epoch)`; `seed=None` keeps
+          the view's order (for evaluation).
+        - `start`: skip the first `start` batches (to resume in the middle of an epoch).
+        - `drop_last`: drop a last batch smaller than `batch_size` (training keeps shapes fixed).
+        - `part`: `(index, count)`: yield only rows `[index*b/count, (index+1)*b/count)` of every
+          batch, so that each of `count` hosts reads its own slice of the global batch.
+        - `prefetch`: batches read ahead.
+        """
+        index, count = part
+        if batch_size < 1 or batch_size % count:
+            raise ValueError(f"batch_size {batch_size} must be a positive multiple of {count}")
+        order = np.arange(len(self)) if seed is None else epoch_permutation(len(self), seed, epoch)
+        stop = len(self) - len(self) % batch_size if drop_last else len(self)
+        local = batch_size // count
+        chunks = [
+            order[i : i + batch_size][index * local : (index + 1) * local]
+            for i in range(start * batch_size, stop, batch_size)
+        ]
+        if prefetch < 1:
+            yield from (self.read(chunk) for chunk in chunks)
+            return
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pending = [pool.submit(self.read, chunk) for chunk in chunks[:prefetch]]
+            for i in range(len(chunks)):
+                batch = pending.pop(0).result()
+                if i + prefetch < len(chunks):
+                    pending.append(pool.submit(self.read, chunks[i + prefetch]))
+                yield batch
+
+    def num_batches(self, batch_size: int, drop_last: bool = True) -> int:
+        return len(self) // batch_size if drop_last else -(-len(self) // batch_size)
+
+
+def load(path: str | os.PathLike) -> Dataset:
+    """Open a dataset written by `datagen` (a shard directory or one shard file), lazily."""
+    return Dataset(ShardedSource(path))
+
+
+def from_arrays(inputs, outputs, grid: Sequence[np.ndarray] | None = None) -> Dataset:
+    """A dataset from arrays `(n, c_in, *spatial)` and `(n, c_out, *spatial)` in memory."""
+    return Dataset(ArraySource(inputs, outputs, grid))
+
+
+def load_fno_mat(
+    path: str | os.PathLike, input_key: str = "coeff", output_key: str = "sol"
+) -> Dataset:
+    """Open one of the FNO paper's `.mat` files (MATLAB v5 or v7.3) as a dataset.
+
+    Darcy files hold `coeff` and `sol`; Burgers files `a` and `u`. Train as the paper does with
+    `load_fno_mat(...).subsample(5)` (421 -> 85 points per axis).
+    """
+    return Dataset(FNOMatSource(path, input_key, output_key))

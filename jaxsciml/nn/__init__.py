@@ -1,0 +1,23 @@
+"""Building blocks shared by several operators."""
+
+from jaxsciml.nn.activations import gelu as gelu
+from jaxsciml.nn.frozen import (
+    AbstractFrozen as AbstractFrozen,
+    trainable_filter as trainable_filter,
+)
+from jaxsciml.nn.grid import (
+    append_coordinates as append_coordinates,
+    grid_coordinates as grid_coordinates,
+)
+from jaxsciml.nn.padding import (
+    crop_high as crop_high,
+    pad_high as pad_high,
+    padding_widths as padding_widths,
+)
+from jaxsciml.nn.parameters import count_parameters as count_parameters
+from jaxsciml.nn.pointwise import PointwiseLinear as PointwiseLinear, PointwiseMLP as PointwiseMLP
+from jaxsciml.nn.spectral import (
+    SpectralConv as SpectralConv,
+    check_modes_fit as check_modes_fit,
+    kept_mode_shape as kept_mode_shape,
+)

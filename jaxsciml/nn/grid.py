@@ -1,0 +1,23 @@
+"""Coordinates of uniform grids, as extra input channels of grid operators."""
+
+from collections.abc import Sequence
+
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+
+def grid_coordinates(spatial_shape: Sequence[int], dtype=None) -> Float[Array, "d *spatial"]:
+    """Coordinates of a uniform grid on the unit cube, endpoints included.
+
+    Axis `i` runs over `linspace(0, 1, spatial_shape[i])`, as in the FNO paper's scripts; the
+    result is shaped `(d, *spatial_shape)`, one channel per spatial axis. Because the points are
+    those of the unit cube at any resolution, the channels mean the same thing on a finer grid.
+    """
+    dtype = jnp.zeros(()).dtype if dtype is None else dtype
+    axes = [jnp.linspace(0.0, 1.0, n, dtype=dtype) for n in spatial_shape]
+    return jnp.stack(jnp.meshgrid(*axes, indexing="ij"))
+
+
+def append_coordinates(x: Float[Array, "c *spatial"]) -> Float[Array, "c_plus_d *spatial"]:
+    """Concatenate `grid_coordinates` of `x`'s grid after its channels: `(c + d, *spatial)`."""
+    return jnp.concatenate([x, grid_coordinates(x.shape[1:], x.dtype)], axis=0)

@@ -1,0 +1,12 @@
+"""Training: `fit`, its losses and optimizer, evaluation, checkpoints."""
+
+from jaxsciml.train.checkpoint import (
+    Checkpointer as Checkpointer,
+    CheckpointMismatchError as CheckpointMismatchError,
+)
+from jaxsciml.train.evaluate import evaluate as evaluate, relative_l2_loss as relative_l2_loss
+from jaxsciml.train.fit import fit as fit
+from jaxsciml.train.optim import (
+    fno_adam as fno_adam,
+    learning_rate_schedule as learning_rate_schedule,
+)

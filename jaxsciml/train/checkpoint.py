@@ -1,0 +1,91 @@
+"""Checkpoints of a whole training state with orbax's `CheckpointManager`.
+
+A checkpoint holds the model's arrays (trained and frozen), the optimizer state, the step and the
+RNG key, as a flat list of arrays, plus a JSON record: the tree paths of those arrays (checked
+on restore, so a checkpoint never loads into a different model), the settings that fix the data
+order, and the training history so far. Arrays are copied to the host before the asynchronous
+write starts, so training may donate and overwrite its buffers while orbax writes.
+"""
+
+import os
+from pathlib import Path
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint does not belong to this model or these training settings."""
+
+
+def tree_paths(tree) -> list[str]:
+    """The path of every leaf of `tree`, as `jax.tree_util.keystr` writes it."""
+    return [jax.tree_util.keystr(path) for path, _ in jax.tree_util.tree_leaves_with_path(tree)]
+
+
+class Checkpointer:
+    """Periodic, asynchronous checkpoints in `directory`, keeping the newest `keep`.
+
+    **Arguments:**
+
+    - `directory`: where checkpoints go (one sub-folder per step).
+    - `keep`: how many of the newest checkpoints to keep.
+    """
+
+    def __init__(self, directory: str | os.PathLike, keep: int = 3):
+        self.directory = Path(directory).absolute()
+        options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True)
+        self._manager = ocp.CheckpointManager(self.directory, options=options)
+
+    def latest_step(self) -> int | None:
+        return self._manager.latest_step()
+
+    def save(self, step: int, state, record: dict) -> None:
+        """Save the pytree of arrays `state` and the JSON-able `record` at `step`."""
+        leaves = [np.array(leaf, copy=True) for leaf in jax.tree.leaves(state)]
+        record = {**record, "paths": tree_paths(state), "step": step}
+        self._manager.save(
+            step,
+            args=ocp.args.Composite(
+                state=ocp.args.StandardSave(leaves), record=ocp.args.JsonSave(record)
+            ),
+            force=True,
+        )
+
+    def restore(self, step: int, like):
+        """The state saved at `step`, as a pytree shaped like `like`, and its record.
+
+        Raises `CheckpointMismatchError` when the checkpoint's tree paths, shapes or dtypes differ
+        from `like`'s.
+        """
+        record = self._manager.restore(
+            step, args=ocp.args.Composite(record=ocp.args.JsonRestore())
+        )["record"]
+        expected = tree_paths(like)
+        if record["paths"] != expected:
+            differ = sorted(set(record["paths"]).symmetric_difference(expected))[:5]
+            raise CheckpointMismatchError(
+                f"the checkpoint in {self.directory} (step {step}) was written for a different "
+                f"model or optimizer; paths that differ: {differ}. Use a new checkpoint directory."
+            )
+        template = [np.zeros(np.shape(x), np.asarray(x).dtype) for x in jax.tree.leaves(like)]
+        restored = self._manager.restore(
+            step, args=ocp.args.Composite(state=ocp.args.StandardRestore(template))
+        )["state"]
+        for path, saved, wanted in zip(expected, restored, template):
+            if saved.shape != wanted.shape or saved.dtype != wanted.dtype:
+                raise CheckpointMismatchError(
+                    f"{path} is {saved.dtype}{list(saved.shape)} in the checkpoint but "
+                    f"{wanted.dtype}{list(wanted.shape)} in the model; use a new checkpoint "
+                    "directory or build the model with the settings of the checkpointed run."
+                )
+        return jax.tree.unflatten(jax.tree.structure(like), restored), record
+
+    def wait(self) -> None:
+        """Block until every asynchronous save has reached the disk."""
+        self._manager.wait_until_finished()
+
+    def close(self) -> None:
+        self._manager.wait_until_finished()
+        self._manager.close()

@@ -1,0 +1,256 @@
+"""`fit`: one training loop for every model and loss; data-parallel, checkpointed, resumable."""
+
+import dataclasses
+import os
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import equinox as eqx
+import jax
+import optax
+
+from jaxsciml import parallel
+from jaxsciml.data.dataset import Batch, Dataset
+from jaxsciml.nn.frozen import trainable_filter
+from jaxsciml.train.checkpoint import Checkpointer, CheckpointMismatchError
+from jaxsciml.train.evaluate import Measure, evaluate, relative_l2_loss
+from jaxsciml.train.log import MetricsFile, Progress
+from jaxsciml.train.optim import fno_adam, learning_rate_schedule
+
+
+Loss = Callable[[eqx.Module, Batch, jax.Array], jax.Array]
+
+
+@dataclasses.dataclass
+class _Run:
+    """Where a run stands: what a checkpoint must hold besides the arrays."""
+
+    step: int = 0
+    history: list = dataclasses.field(default_factory=list)
+    epoch_loss_sum: float = 0.0  # of the steps done so far in the current epoch
+    epoch_seconds: float = 0.0
+
+
+def _make_step(loss: Loss, optimizer: optax.GradientTransformation, static, mesh):
+    def step(params, frozen, opt_state, batch, key):
+        def objective(p):
+            return loss(eqx.combine(p, frozen, static), batch, key)
+
+        value, grads = jax.value_and_grad(objective)(params)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, value
+
+    everywhere = parallel.replicated(mesh)
+    return jax.jit(step, donate_argnums=(0, 2), out_shardings=(everywhere, everywhere, everywhere))
+
+
+def fit(
+    model: eqx.Module,
+    train_data: Dataset,
+    *,
+    epochs: int,
+    batch_size: int = 20,
+    loss: Loss = relative_l2_loss,
+    optimizer: optax.GradientTransformation | None = None,
+    eval_data: Dataset | Mapping[str, Dataset] | None = None,
+    eval_every: int = 1,
+    metrics: Mapping[str, Measure] | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
+    checkpoint_every: int = 1,
+    keep: int = 3,
+    resume: bool = False,
+    max_steps: int | None = None,
+    seed: int = 0,
+    metrics_file: str | os.PathLike | None = None,
+    progress: bool | None = None,
+    mesh=None,
+) -> tuple[eqx.Module, list[dict]]:
+    """Train `model` on `train_data` and return the trained model and the per-epoch history.
+
+    Every epoch visits the training samples in the order `epoch_permutation(n, seed, epoch)` in
+    batches of `batch_size` (a last, smaller batch is dropped), takes one optimizer step per batch
+    on `loss(model, batch, key)` with `key = fold_in(key(seed), step)`, then evaluates on
+    `eval_data`. Batches are split over the devices of `mesh` (default: all), parameters
+    replicated; the same code runs on one device or many hosts.
+
+    With a `checkpoint_dir`, the whole state (model, optimizer, step, RNG, partial-epoch loss,
+    history) is saved every `checkpoint_every` epochs, at the end, when `max_steps` is reached
+    and on Ctrl-C. `resume=True` continues from the newest checkpoint and, on CPU, ends bitwise
+    equal to a run that was never interrupted.
+
+    **Arguments:**
+
+    - `model`: any equinox module; arrays inside `jaxsciml.nn.AbstractFrozen` modules (such as
+      normalizer statistics) are kept fixed.
+    - `train_data`: a `jaxsciml.data.Dataset`.
+    - `epochs`: passes over the training data.
+    - `batch_size`: samples per step, a multiple of the number of devices.
+    - `loss`: `(model, batch, key) -> scalar`; the default is the mean relative L2 error of
+      `model(batch.inputs[i])` against `batch.outputs[i]`. PINN, PIG or DGNO losses fit here.
+    - `optimizer`: an optax transformation; the default is `fno_adam` (Adam 1e-3, halved every
+      100 epochs, weight decay 1e-4).
+    - `eval_data`: a dataset or a mapping `name -> dataset` (e.g. a finer grid, for zero-shot
+      super-resolution), evaluated every `eval_every` epochs with `metrics`
+      (`name -> per-sample measure`, default relative L2).
+    - `checkpoint_dir`, `checkpoint_every`, `keep`, `resume`: checkpointing (see above). A
+      directory that already holds checkpoints is only used with `resume=True`.
+    - `max_steps`: stop (and checkpoint) after this many steps in all, e.g. to fit a job into a
+      time limit; rerun with `resume=True` to continue.
+    - `seed`: seeds the data order and the loss's `key`.
+    - `metrics_file`: a JSON-lines log of the history (default `checkpoint_dir/metrics.jsonl`).
+    - `progress`: `True`/`False` to force the progress display on or off; `None` shows a bar on a
+      terminal or in a notebook and one line per epoch (at most every 10 s) elsewhere.
+    - `mesh`: a `jax.sharding.Mesh` with a `"data"` axis (see `jaxsciml.parallel.data_mesh`).
+
+    **Returns:** `(model, history)`, with one dict per epoch: `epoch`, `step`, `train_loss`,
+    `learning_rate` (default optimizer), `seconds`, and `<eval name>.<metric>` entries.
+    """
+    if epochs < 1 or eval_every < 1 or checkpoint_every < 1:
+        raise ValueError("epochs, eval_every and checkpoint_every must be positive")
+    mesh = parallel.data_mesh() if mesh is None else mesh
+    parallel.check_batch_size(batch_size, mesh)
+    steps_per_epoch = train_data.num_batches(batch_size)
+    if steps_per_epoch == 0:
+        raise ValueError(f"batch_size {batch_size} is larger than the {len(train_data)} samples")
+    total_steps = (
+        epochs * steps_per_epoch if max_steps is None else min(max_steps, epochs * steps_per_epoch)
+    )
+    if eval_data is None:
+        eval_sets = {}
+    elif isinstance(eval_data, Dataset):
+        eval_sets = {"eval": eval_data}
+    else:
+        eval_sets = dict(eval_data)
+    schedule = None
+    if optimizer is None:
+        optimizer = fno_adam(steps_per_epoch)
+        schedule = learning_rate_schedule(steps_per_epoch)
+
+    params, rest = eqx.partition(model, trainable_filter(model))
+    frozen, static = eqx.partition(rest, eqx.is_array)
+    state = {
+        "params": params,
+        "frozen": frozen,
+        "opt_state": optimizer.init(params),
+        "key": jax.random.key_data(jax.random.key(seed)),
+    }
+    settings = {"batch_size": batch_size, "num_train": len(train_data), "seed": seed}
+    run = _Run()
+    checkpointer = None
+    if checkpoint_dir is not None:
+        checkpointer = Checkpointer(checkpoint_dir, keep)
+        latest = checkpointer.latest_step()
+        if latest is not None and not resume:
+            raise FileExistsError(
+                f"{checkpoint_dir} already holds checkpoints (newest: step {latest}); pass "
+                "resume=True to continue that run, or choose a new checkpoint_dir."
+            )
+        if latest is not None:
+            state, record = checkpointer.restore(latest, state)
+            if record["settings"] != settings:
+                raise CheckpointMismatchError(
+                    f"the checkpoint in {checkpoint_dir} was made with {record['settings']}, this "
+                    f"run has {settings}; resuming needs the same data order. Pass the same "
+                    "settings or choose a new checkpoint_dir."
+                )
+            run = _Run(
+                record["step"],
+                record["history"],
+                record["epoch_loss_sum"],
+                record["epoch_seconds"],
+            )
+    if metrics_file is None and checkpoint_dir is not None:
+        metrics_file = Path(checkpoint_dir) / "metrics.jsonl"
+    log = MetricsFile(metrics_file)
+    log.rewrite(run.history)
+
+    state = parallel.replicate(state, mesh)
+    base_key = jax.random.wrap_key_data(state["key"])
+    train_step = _make_step(loss, optimizer, static, mesh)
+    part = (jax.process_index(), jax.process_count())
+
+    def current_model():
+        return eqx.combine(state["params"], state["frozen"], static)
+
+    last_saved = run.step if run.step else None
+
+    def save():
+        nonlocal last_saved
+        if checkpointer is not None and run.step != last_saved:
+            checkpointer.save(run.step, state, {"settings": settings, **dataclasses.asdict(run)})
+            last_saved = run.step
+
+    def finish_epoch():
+        epoch = run.step // steps_per_epoch
+        record = {
+            "epoch": epoch,
+            "step": run.step,
+            "train_loss": run.epoch_loss_sum / steps_per_epoch,
+            "seconds": run.epoch_seconds,
+        }
+        if schedule is not None:
+            record["learning_rate"] = float(schedule(run.step - 1))
+        last = run.step == total_steps
+        if eval_sets and (epoch % eval_every == 0 or last):
+            model = current_model()
+            for name, data in eval_sets.items():
+                scores = evaluate(model, data, batch_size=batch_size, metrics=metrics, mesh=mesh)
+                record.update({f"{name}.{metric}": value for metric, value in scores.items()})
+        run.history.append(record)
+        run.epoch_loss_sum, run.epoch_seconds = 0.0, 0.0
+        log.append(record)
+        display.epoch(record, last)
+        if epoch % checkpoint_every == 0:
+            save()
+
+    losses = []  # losses of the steps taken but not yet added to run.epoch_loss_sum
+
+    def add_losses():
+        for value in losses:  # sequentially, so that a resumed epoch sums in the same order
+            run.epoch_loss_sum += float(value)
+        losses.clear()
+
+    display = Progress(total_steps, run.step, progress)
+    try:
+        while True:
+            if (
+                run.step
+                and not run.step % steps_per_epoch
+                and len(run.history) < run.step // steps_per_epoch
+            ):
+                finish_epoch()
+            if run.step >= total_steps:
+                break
+            started = time.perf_counter()
+            epoch, offset = divmod(run.step, steps_per_epoch)
+            for rows in train_data.batches(
+                batch_size, seed=seed, epoch=epoch, start=offset, part=part
+            ):
+                key = jax.random.fold_in(base_key, run.step)
+                params, opt_state, value = train_step(
+                    state["params"],
+                    state["frozen"],
+                    state["opt_state"],
+                    parallel.global_batch(rows, mesh),
+                    key,
+                )
+                state = {**state, "params": params, "opt_state": opt_state}
+                losses.append(value)
+                run.step += 1
+                display.step()
+                if run.step == total_steps:
+                    break
+            add_losses()
+            run.epoch_seconds += time.perf_counter() - started
+        save()
+    except KeyboardInterrupt:
+        # `state` and `run` describe the last completed step: save them so that nothing is lost.
+        add_losses()
+        save()
+        raise
+    finally:
+        display.close()
+        if checkpointer is not None:
+            checkpointer.close()
+    return current_model(), run.history

@@ -1,0 +1,111 @@
+"""The FNO: reference parameter counts, shapes, resolution, gradients, bad input."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxsciml as jsm
+from jaxsciml.nn import count_parameters
+
+
+def test_darcy_reference_parameter_count(getkey):
+    """The FNO paper's Darcy script: modes 12, width 32, 4 layers, input (a, x, y), projection 128."""
+    build = lambda key: jsm.FNO(1, 1, (12, 12), 32, 4, 128, key=key)
+    assert count_parameters(eqx.filter_eval_shape(build, getkey())) == 2_368_001
+
+
+def test_other_reference_parameter_counts(getkey):
+    # Burgers script (1D, 16 modes, width 64): 549,569.
+    shape_of = lambda *args, **kwargs: eqx.filter_eval_shape(jsm.FNO, *args, **kwargs)
+    assert count_parameters(shape_of(1, 1, (16,), width=64, key=getkey())) == 549_569
+    # FNO-3D for Navier-Stokes (10 frames + x, y, t; 8 modes; width 20): the paper's 6,558,537
+    # counts four unused BatchNorm3d(20) layers (4 x 40 parameters) that the script constructs.
+    fno3d = shape_of(10, 1, (8, 8, 8), width=20, key=getkey())
+    assert count_parameters(fno3d) + 4 * 40 == 6_558_537
+
+
+@pytest.mark.parametrize(
+    "spatial, modes", [((24,), (6,)), ((16, 12), (4, 4)), ((8, 8, 6), (3, 3, 2))]
+)
+def test_shapes_in_1d_2d_3d(spatial, modes, getkey):
+    model = jsm.FNO(2, 3, modes, width=8, depth=2, projection_channels=16, key=getkey())
+    batch = jax.random.normal(getkey(), (2, 2, *spatial))
+    out = eqx.filter_jit(lambda m, x: jax.vmap(m)(x))(model, batch)
+    assert out.shape == (2, 3, *spatial)
+    assert jnp.all(jnp.isfinite(out))
+
+
+def test_same_weights_evaluate_on_a_finer_grid(getkey):
+    model = jsm.FNO(1, 1, (6, 6), width=8, depth=2, padding=0.1, key=getkey())
+    x = np.linspace(0, 1, 33)
+    smooth = np.sin(np.pi * x)[:, None] * np.cos(np.pi * x)[None, :]
+    coarse = model(jnp.asarray(smooth[None, ::2, ::2], jnp.float32))
+    fine = model(jnp.asarray(smooth[None], jnp.float32))
+    assert coarse.shape == (1, 17, 17) and fine.shape == (1, 33, 33)
+    # Pointwise nonlinearities create harmonics above the kept modes, so the two grids agree only
+    # approximately; on a smooth input they agree closely.
+    error = jnp.linalg.norm(fine[:, ::2, ::2] - coarse) / jnp.linalg.norm(coarse)
+    assert error < 0.05
+
+
+def test_padding_scales_with_resolution():
+    assert jsm.nn.padding_widths((85, 85), (0.106, 0.106)) == (9, 9)
+    assert jsm.nn.padding_widths((169, 169), (0.106, 0.106)) == (18, 18)
+
+
+def test_padding_changes_the_operator_and_is_cropped(getkey):
+    key = getkey()
+    periodic = jsm.FNO(1, 1, (4, 4), width=8, depth=2, key=key)
+    padded = jsm.FNO(1, 1, (4, 4), width=8, depth=2, padding=0.25, key=key)
+    a = jax.random.normal(getkey(), (1, 16, 16))
+    assert padded(a).shape == (1, 16, 16)
+    assert not jnp.allclose(padded(a), periodic(a))
+
+
+def test_gradients_match_finite_differences(getkey):
+    with jax.enable_x64(True):
+        model = jsm.FNO(1, 1, (3, 3), width=4, depth=2, projection_channels=8, key=getkey())
+        a = jax.random.normal(getkey(), (1, 8, 8))
+        params, static = eqx.partition(model, eqx.is_inexact_array)
+
+        @jax.jit
+        def objective(p):
+            return jnp.sum(eqx.combine(p, static)(a) ** 2)
+
+        grads = jax.grad(objective)(params)
+        for _ in range(3):
+            leaves, treedef = jax.tree.flatten(params)
+            direction = jax.tree.unflatten(
+                treedef, [jax.random.normal(getkey(), leaf.shape) for leaf in leaves]
+            )
+            eps = 1e-6
+            shift = lambda s: jax.tree.map(lambda p, d: p + s * eps * d, params, direction)
+            finite_difference = (objective(shift(1)) - objective(shift(-1))) / (2 * eps)
+            analytic = sum(
+                jnp.vdot(g, d) for g, d in zip(jax.tree.leaves(grads), jax.tree.leaves(direction))
+            )
+            assert abs(finite_difference - analytic) <= 1e-6 * (1 + abs(analytic))
+
+
+@pytest.mark.parametrize(
+    "shape, match",
+    [
+        ((2, 16, 16), "in_channels=1"),
+        ((16, 16), "in_channels=1"),
+        ((1, 16, 16, 4), "2 spatial axes"),
+        ((1, 10, 16), "modes\\[0\\]=6"),
+    ],
+)
+def test_bad_input_is_named(shape, match, getkey):
+    model = jsm.FNO(1, 1, (6, 6), width=4, depth=1, key=getkey())
+    with pytest.raises(ValueError, match=match):
+        model(jnp.zeros(shape))
+
+
+def test_bad_configuration_is_named(getkey):
+    with pytest.raises(ValueError, match="1, 2 or 3"):
+        jsm.FNO(1, 1, (4, 4, 4, 4), key=getkey())
+    with pytest.raises(ValueError, match="padding"):
+        jsm.FNO(1, 1, (4, 4), padding=(0.1,), key=getkey())
