@@ -14,8 +14,9 @@ def gaussian_random_field(
 ) -> np.ndarray:
     """A sample of the Gaussian field with covariance `(-Δ + τ² I)^(-α)` (zero Neumann conditions).
 
-    The FNO protocol's sampler (`GRF.m` of the paper's data generation): a Karhunen-Loève expansion
-    on the cosine basis of the unit cube, with coefficient `τ^(α-1) (π²|k|² + τ²)^(-α/2)` on mode `k`
+    The FNO protocol's sampler (`GRF.m` of the paper's data generation): a Karhunen-Loève
+    expansion on the cosine basis of the unit cube, with coefficient `τ^(α-1) (π²|k|² + τ²)^(-α/2)`
+    on mode `k`
     and the constant mode removed (zero mean), evaluated at the `resolution^dim` points by an
     orthonormal inverse DCT. The defaults `α=2, τ=3` give the Darcy covariance `(-Δ + 9 I)^(-2)`.
 

@@ -159,7 +159,7 @@ def write_shard(
 
 
 def open_shard(path: str | os.PathLike) -> h5py.File:
-    """Open a shard read-only, turning HDF5's errors into a `DatasetFileError` that says what to do."""
+    """Open a shard read-only; HDF5's errors become a `DatasetFileError` that says what to do."""
     path = Path(path)
     if not path.exists():
         raise DatasetFileError(f"dataset file {path} does not exist")

@@ -33,7 +33,7 @@ class GenerationReport:
 
 
 def sample_rng(seed: int, index: int) -> np.random.Generator:
-    """The random stream of sample `index`: independent of the order or the machine it is made on."""
+    """The random stream of sample `index`, whatever the order or machine it is made on."""
     return np.random.default_rng([seed, index])
 
 

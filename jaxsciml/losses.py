@@ -11,7 +11,7 @@ from jaxtyping import Array, Float
 
 
 def relative_l2(
-    prediction: Float[Array, "c *spatial"], target: Float[Array, "c *spatial"]
+    prediction: Float[Array, " c *spatial"], target: Float[Array, " c *spatial"]
 ) -> Float[Array, ""]:
     """`‖prediction − target‖₂ / ‖target‖₂` over the flattened sample (all channels and points).
 
@@ -41,7 +41,7 @@ def _trapezoid_weights(spatial_shape) -> Array:
     return weights
 
 
-def _h1_norm_squared(e: Float[Array, "c *spatial"]) -> Float[Array, ""]:
+def _h1_norm_squared(e: Float[Array, " c *spatial"]) -> Float[Array, ""]:
     """`∫ e² + |∇e|²` over the unit cube, by the trapezoidal rule."""
     spatial = e.shape[1:]
     squares = e**2
@@ -51,7 +51,7 @@ def _h1_norm_squared(e: Float[Array, "c *spatial"]) -> Float[Array, ""]:
 
 
 def relative_h1(
-    prediction: Float[Array, "c *spatial"], target: Float[Array, "c *spatial"]
+    prediction: Float[Array, " c *spatial"], target: Float[Array, " c *spatial"]
 ) -> Float[Array, ""]:
     """`‖prediction − target‖_H1 / ‖target‖_H1`, with `‖u‖²_H1 = ‖u‖²_L2 + ‖∇u‖²_L2`.
 
@@ -65,7 +65,7 @@ def relative_h1(
 
 
 def mse(
-    prediction: Float[Array, "c *spatial"], target: Float[Array, "c *spatial"]
+    prediction: Float[Array, " c *spatial"], target: Float[Array, " c *spatial"]
 ) -> Float[Array, ""]:
     """Mean squared error over every channel and grid point."""
     return jnp.mean((prediction - target) ** 2)

@@ -37,7 +37,7 @@ class Dataset:
     def __init__(
         self,
         source: AbstractSource,
-        indices: Sequence[int] | None = None,
+        indices: Sequence[int] | np.ndarray | None = None,
         stride: int | Sequence[int] = 1,
     ):
         self.source = source
@@ -91,7 +91,7 @@ class Dataset:
             self.stride if stride is None else stride,
         )
 
-    def take(self, indices: Sequence[int]) -> "Dataset":
+    def take(self, indices: Sequence[int] | np.ndarray) -> "Dataset":
         """The view of this view's samples at positions `indices`."""
         return self._view(indices=self.indices[np.asarray(indices, np.int64)])
 
@@ -127,7 +127,7 @@ class Dataset:
         return Dataset(source)
 
     # --- reading ------------------------------------------------------------------------------
-    def read(self, positions: Sequence[int]) -> Batch:
+    def read(self, positions: Sequence[int] | np.ndarray) -> Batch:
         """The samples at `positions` of this view, stacked; checks that every value is finite."""
         window = (slice(None),) + tuple(slice(None, None, s) for s in self.stride)
         inputs, outputs = [], []

@@ -20,8 +20,8 @@ from jaxsciml.nn.frozen import AbstractFrozen
 
 
 def resample_corner_aligned(
-    field: Float[Array, "c *old"], spatial_shape: Sequence[int]
-) -> Float[Array, "c *new"]:
+    field: Float[Array, " c *old"], spatial_shape: Sequence[int]
+) -> Float[Array, " c *new"]:
     """Linear interpolation of a `(c, *old)` field onto a grid of `spatial_shape` points.
 
     Both grids span the same domain with their endpoints on its boundary (`linspace(0, 1, n)`),
@@ -51,8 +51,8 @@ class GaussianNormalizer(AbstractFrozen):
     normalized model still evaluates at a finer resolution.
     """
 
-    mean: Float[Array, "c *grid"]
-    std: Float[Array, "c *grid"]
+    mean: Float[Array, " c *grid"]
+    std: Float[Array, " c *grid"]
     eps: float = eqx.field(static=True, default=1e-5)
 
     @classmethod
@@ -111,11 +111,11 @@ class GaussianNormalizer(AbstractFrozen):
             resample_corner_aligned(std, x.shape[1:]),
         )
 
-    def encode(self, x: Float[Array, "c *spatial"]) -> Float[Array, "c *spatial"]:
+    def encode(self, x: Float[Array, " c *spatial"]) -> Float[Array, " c *spatial"]:
         mean, std = self._statistics(x)
         return (x - mean) / (std + self.eps)
 
-    def decode(self, x: Float[Array, "c *spatial"]) -> Float[Array, "c *spatial"]:
+    def decode(self, x: Float[Array, " c *spatial"]) -> Float[Array, " c *spatial"]:
         mean, std = self._statistics(x)
         return x * (std + self.eps) + mean
 
@@ -131,7 +131,7 @@ class Normalized(eqx.Module):
     input_normalizer: GaussianNormalizer | None
     output_normalizer: GaussianNormalizer | None
 
-    def __call__(self, a: Float[Array, "c_in *spatial"]) -> Float[Array, "c_out *spatial"]:
+    def __call__(self, a: Float[Array, " c_in *spatial"]) -> Float[Array, " c_out *spatial"]:
         if self.input_normalizer is not None:
             a = self.input_normalizer.encode(a)
         u = self.model(a)

@@ -5,5 +5,5 @@ from jaxtyping import Array
 
 
 def gelu(x: Array) -> Array:
-    """The exact (erf-based) GELU, PyTorch's default; `jax.nn.gelu` defaults to the tanh approximation."""
+    """The exact (erf) GELU, PyTorch's default; `jax.nn.gelu` defaults to the tanh approximation."""
     return jax.nn.gelu(x, approximate=False)

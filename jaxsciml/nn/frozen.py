@@ -1,4 +1,4 @@
-"""Constants inside a model: arrays that travel with it (and are checkpointed) but are not trained."""
+"""Constants inside a model: arrays that travel with it and are checkpointed, but not trained."""
 
 import equinox as eqx
 import jax

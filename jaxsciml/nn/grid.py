@@ -6,7 +6,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 
-def grid_coordinates(spatial_shape: Sequence[int], dtype=None) -> Float[Array, "d *spatial"]:
+def grid_coordinates(spatial_shape: Sequence[int], dtype=None) -> Float[Array, " d *spatial"]:
     """Coordinates of a uniform grid on the unit cube, endpoints included.
 
     Axis `i` runs over `linspace(0, 1, spatial_shape[i])`, as in the FNO paper's scripts; the
@@ -18,6 +18,6 @@ def grid_coordinates(spatial_shape: Sequence[int], dtype=None) -> Float[Array, "
     return jnp.stack(jnp.meshgrid(*axes, indexing="ij"))
 
 
-def append_coordinates(x: Float[Array, "c *spatial"]) -> Float[Array, "c_plus_d *spatial"]:
+def append_coordinates(x: Float[Array, " c *spatial"]) -> Float[Array, " c_plus_d *spatial"]:
     """Concatenate `grid_coordinates` of `x`'s grid after its channels: `(c + d, *spatial)`."""
     return jnp.concatenate([x, grid_coordinates(x.shape[1:], x.dtype)], axis=0)

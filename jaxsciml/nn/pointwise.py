@@ -1,4 +1,4 @@
-"""Pointwise (1x1) layers on channel-first fields: the lifting, skip and projection maps of grid operators."""
+"""Pointwise (1x1) layers on channel-first fields: lifting, skip and projection maps."""
 
 from collections.abc import Callable, Sequence
 
@@ -15,7 +15,7 @@ class PointwiseLinear(eqx.Module):
     `[-1/sqrt(in_channels), 1/sqrt(in_channels)]`.
     """
 
-    weight: Float[Array, "out_channels in_channels"]
+    weight: Float[Array, " out_channels in_channels"]
     bias: Float[Array, " out_channels"]
     in_channels: int = eqx.field(static=True)
     out_channels: int = eqx.field(static=True)
@@ -35,8 +35,8 @@ class PointwiseLinear(eqx.Module):
         self.out_channels = out_channels
 
     def __call__(
-        self, x: Float[Array, "in_channels *spatial"]
-    ) -> Float[Array, "out_channels *spatial"]:
+        self, x: Float[Array, " in_channels *spatial"]
+    ) -> Float[Array, " out_channels *spatial"]:
         """Map one field shaped `(in_channels, *spatial)` to `(out_channels, *spatial)`."""
         if x.ndim < 1 or x.shape[0] != self.in_channels:
             raise ValueError(
@@ -50,8 +50,8 @@ class PointwiseLinear(eqx.Module):
 class PointwiseMLP(eqx.Module):
     """A multilayer perceptron on the channels, applied at every grid point.
 
-    `PointwiseMLP(c_in, [h1, ..., hk], c_out)` is `Linear(c_in, h1) -> act -> ... -> Linear(hk, c_out)`,
-    with no activation after the last layer.
+    `PointwiseMLP(c_in, [h1, ..., hk], c_out)` is
+    `Linear(c_in, h1) -> act -> ... -> Linear(hk, c_out)`, with no activation after the last layer.
     """
 
     layers: tuple[PointwiseLinear, ...]
@@ -75,7 +75,7 @@ class PointwiseMLP(eqx.Module):
         )
         self.activation = activation
 
-    def __call__(self, x: Float[Array, "c *spatial"]) -> Float[Array, "d *spatial"]:
+    def __call__(self, x: Float[Array, " c *spatial"]) -> Float[Array, " d *spatial"]:
         """Map one field shaped `(in_channels, *spatial)` to `(out_channels, *spatial)`."""
         for layer in self.layers[:-1]:
             x = self.activation(layer(x))

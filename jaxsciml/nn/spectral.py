@@ -41,8 +41,8 @@ def check_modes_fit(modes: Sequence[int], spatial_shape: Sequence[int]) -> None:
 
 
 def truncate_spectrum(
-    coefficients: Complex[Array, "c *freq"], modes: Sequence[int]
-) -> Complex[Array, "c *kept"]:
+    coefficients: Complex[Array, " c *freq"], modes: Sequence[int]
+) -> Complex[Array, " c *kept"]:
     """Gather the kept block (see `kept_mode_shape`) from a real-FFT spectrum."""
     out = coefficients[..., : modes[-1]]
     for axis, m in enumerate(modes[:-1], start=1):
@@ -53,9 +53,9 @@ def truncate_spectrum(
 
 
 def embed_spectrum(
-    kept: Complex[Array, "c *kept"], modes: Sequence[int], spectrum_shape: Sequence[int]
-) -> Complex[Array, "c *freq"]:
-    """Inverse of `truncate_spectrum`: place the kept block in a zero spectrum of `spectrum_shape`."""
+    kept: Complex[Array, " c *kept"], modes: Sequence[int], spectrum_shape: Sequence[int]
+) -> Complex[Array, " c *freq"]:
+    """Inverse of `truncate_spectrum`: the kept block in a zero spectrum of `spectrum_shape`."""
     out = jnp.pad(kept, [(0, 0)] * (kept.ndim - 1) + [(0, spectrum_shape[-1] - modes[-1])])
     for axis, m in enumerate(modes[:-1], start=1):
         n = spectrum_shape[axis - 1]
@@ -88,8 +88,8 @@ class SpectralConv(eqx.Module):
     grid that holds the kept modes: that is what makes the FNO discretization-invariant.
     """
 
-    weight_real: Float[Array, "in_channels out_channels *kept"]
-    weight_imag: Float[Array, "in_channels out_channels *kept"]
+    weight_real: Float[Array, " in_channels out_channels *kept"]
+    weight_imag: Float[Array, " in_channels out_channels *kept"]
     in_channels: int = eqx.field(static=True)
     out_channels: int = eqx.field(static=True)
     modes: tuple[int, ...] = eqx.field(static=True)
@@ -128,8 +128,8 @@ class SpectralConv(eqx.Module):
         self.modes = modes
 
     def __call__(
-        self, x: Float[Array, "in_channels *spatial"]
-    ) -> Float[Array, "out_channels *spatial"]:
+        self, x: Float[Array, " in_channels *spatial"]
+    ) -> Float[Array, " out_channels *spatial"]:
         """**Arguments:**
 
         - `x`: one sample, shaped `(in_channels, *spatial)`; `jax.vmap` over a batch.

@@ -31,7 +31,7 @@ class FourierLayer(eqx.Module):
         self.spectral = SpectralConv(width, width, modes, key=key_k, dtype=dtype)
         self.pointwise = PointwiseLinear(width, width, key=key_w, dtype=dtype)
 
-    def __call__(self, v: Float[Array, "width *spatial"]) -> Float[Array, "width *spatial"]:
+    def __call__(self, v: Float[Array, " width *spatial"]) -> Float[Array, " width *spatial"]:
         return self.spectral(v) + self.pointwise(v)
 
 
@@ -127,8 +127,8 @@ class FNO(eqx.Module):
         self.activation = activation
 
     def __call__(
-        self, a: Float[Array, "in_channels *spatial"]
-    ) -> Float[Array, "out_channels *spatial"]:
+        self, a: Float[Array, " in_channels *spatial"]
+    ) -> Float[Array, " out_channels *spatial"]:
         """**Arguments:** `a`, one input function sampled on a uniform grid of the unit cube,
         shaped `(in_channels, *spatial)`.
 

@@ -11,7 +11,7 @@ from jaxsciml.nn import count_parameters
 
 
 def test_darcy_reference_parameter_count(getkey):
-    """The FNO paper's Darcy script: modes 12, width 32, 4 layers, input (a, x, y), projection 128."""
+    """The FNO Darcy script: modes 12, width 32, 4 layers, input (a, x, y), projection 128."""
     build = lambda key: jsm.FNO(1, 1, (12, 12), 32, 4, 128, key=key)
     assert count_parameters(eqx.filter_eval_shape(build, getkey())) == 2_368_001
 

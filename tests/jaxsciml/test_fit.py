@@ -1,0 +1,201 @@
+"""The training loop: sharding, resume, interruption, logging, errors."""
+
+import json
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import jaxsciml as jsm
+from jaxsciml import parallel
+from jaxsciml.train import CheckpointMismatchError
+
+
+@pytest.fixture(scope="module")
+def small(darcy_dir):
+    data = jsm.data.load(darcy_dir).subsample(2).cache()  # 9x9 grids
+    return data.split(48, 16)
+
+
+def tiny_model(train, key=jax.random.key(0)):
+    return jsm.with_normalizers(
+        jsm.FNO(1, 1, (3, 3), width=4, depth=1, projection_channels=8, key=key), train
+    )
+
+
+def arrays(model):
+    return [np.asarray(x) for x in jax.tree.leaves(eqx.filter(model, eqx.is_array))]
+
+
+def without_time(history):
+    return [{k: v for k, v in record.items() if k != "seconds"} for record in history]
+
+
+def test_sharded_step_equals_single_device_step(small):
+    train, _ = small
+    assert len(jax.devices()) == 8
+    results = []
+    for devices in (jax.devices()[:1], jax.devices()):
+        model, history = jsm.fit(
+            tiny_model(train),
+            train.split(16)[0],
+            epochs=1,
+            batch_size=16,
+            progress=False,
+            mesh=parallel.data_mesh(devices),
+        )
+        results.append((arrays(model), history[0]["train_loss"]))
+    (single, loss_1), (sharded, loss_8) = results
+    assert loss_1 == pytest.approx(loss_8, rel=1e-5)
+    for a, b in zip(single, sharded):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_training_lowers_the_error(small):
+    train, test = small
+    model, history = jsm.fit(
+        tiny_model(train), train, epochs=6, batch_size=8, eval_data=test, progress=False
+    )
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    assert history[-1]["eval.relative_l2"] < history[0]["eval.relative_l2"]
+    assert [r["epoch"] for r in history] == list(range(1, 7)) and history[-1]["step"] == 36
+
+
+def test_resume_after_max_steps_is_bitwise_equal_to_an_uninterrupted_run(small, tmp_path):
+    train, test = small
+    settings = dict(epochs=3, batch_size=16, eval_data=test, progress=False)
+    straight, straight_history = jsm.fit(
+        tiny_model(train), train, checkpoint_dir=tmp_path / "a", **settings
+    )
+    # Stop inside the second epoch (3 steps per epoch), then resume twice.
+    first, _ = jsm.fit(
+        tiny_model(train), train, checkpoint_dir=tmp_path / "b", max_steps=4, **settings
+    )
+    assert not all(np.array_equal(x, y) for x, y in zip(arrays(first), arrays(straight)))
+    jsm.fit(
+        tiny_model(train),
+        train,
+        checkpoint_dir=tmp_path / "b",
+        max_steps=5,
+        resume=True,
+        **settings,
+    )
+    resumed, resumed_history = jsm.fit(
+        tiny_model(train), train, checkpoint_dir=tmp_path / "b", resume=True, **settings
+    )
+    for x, y in zip(arrays(resumed), arrays(straight)):
+        np.testing.assert_array_equal(x, y)
+    assert without_time(resumed_history) == without_time(straight_history)
+    logged = [
+        json.loads(line) for line in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()
+    ]
+    assert without_time(logged) == without_time(straight_history)
+
+
+def test_ctrl_c_saves_a_checkpoint_and_resume_continues_exactly(small, tmp_path, monkeypatch):
+    train, _ = small
+    settings = dict(epochs=2, batch_size=16, progress=False)
+    straight, _ = jsm.fit(tiny_model(train), train, **settings)
+
+    real_global_batch = parallel.global_batch
+    calls = {"n": 0}
+
+    def interrupt_at_the_fifth_batch(rows, mesh):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt
+        return real_global_batch(rows, mesh)
+
+    monkeypatch.setattr(parallel, "global_batch", interrupt_at_the_fifth_batch)
+    with pytest.raises(KeyboardInterrupt):
+        jsm.fit(tiny_model(train), train, checkpoint_dir=tmp_path, **settings)
+    monkeypatch.setattr(parallel, "global_batch", real_global_batch)
+    assert jsm.train.Checkpointer(tmp_path).latest_step() == 4
+    resumed, _ = jsm.fit(tiny_model(train), train, checkpoint_dir=tmp_path, resume=True, **settings)
+    for x, y in zip(arrays(resumed), arrays(straight)):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_checkpoint_directories_are_not_overwritten_or_mixed(small, tmp_path):
+    train, _ = small
+    jsm.fit(
+        tiny_model(train), train, epochs=1, batch_size=16, checkpoint_dir=tmp_path, progress=False
+    )
+    with pytest.raises(FileExistsError, match="resume=True"):
+        jsm.fit(
+            tiny_model(train),
+            train,
+            epochs=1,
+            batch_size=16,
+            checkpoint_dir=tmp_path,
+            progress=False,
+        )
+    with pytest.raises(CheckpointMismatchError, match="batch_size"):
+        jsm.fit(
+            tiny_model(train),
+            train,
+            epochs=2,
+            batch_size=8,
+            checkpoint_dir=tmp_path,
+            resume=True,
+            progress=False,
+        )
+    wider = jsm.with_normalizers(
+        jsm.FNO(1, 1, (3, 3), width=6, depth=1, projection_channels=8, key=jax.random.key(0)), train
+    )
+    with pytest.raises(CheckpointMismatchError, match="float32"):
+        jsm.fit(
+            wider,
+            train,
+            epochs=2,
+            batch_size=16,
+            checkpoint_dir=tmp_path,
+            resume=True,
+            progress=False,
+        )
+
+
+def test_any_loss_and_optimizer_and_finer_grid_evaluation(darcy_dir, small):
+    train, _ = small
+    fine_test = jsm.data.load(darcy_dir).split(80)[1]  # 17x17: zero-shot super-resolution
+
+    def mse_loss(model, batch, key):
+        noise = 1e-3 * jax.random.normal(key, batch.inputs.shape)
+        predictions = jax.vmap(model)(batch.inputs + noise)
+        return jnp.mean((predictions - batch.outputs) ** 2)
+
+    _, history = jsm.fit(
+        tiny_model(train),
+        train,
+        epochs=2,
+        batch_size=8,
+        loss=mse_loss,
+        optimizer=optax.adam(1e-2),
+        eval_data={"test@17": fine_test},
+        metrics={"rel_l2": jsm.losses.relative_l2, "rel_h1": jsm.losses.relative_h1},
+        progress=False,
+    )
+    assert {"test@17.rel_l2", "test@17.rel_h1"} <= set(history[-1])
+    assert "learning_rate" not in history[-1]  # only known for the default optimizer
+
+
+def test_bad_settings_are_named(small):
+    train, _ = small
+    with pytest.raises(ValueError, match="does not split evenly over the 8 devices"):
+        jsm.fit(tiny_model(train), train, epochs=1, batch_size=12, progress=False)
+    with pytest.raises(ValueError, match="larger than the 48 samples"):
+        jsm.fit(tiny_model(train), train, epochs=1, batch_size=64, progress=False)
+
+
+def test_evaluate_counts_every_sample_once(small):
+    train, test = small
+    model = tiny_model(train)
+    scores = jsm.evaluate(model, test.split(13)[0], batch_size=8)
+    per_sample = [
+        float(jsm.losses.relative_l2(model(jnp.asarray(s.inputs)), jnp.asarray(s.outputs)))
+        for s in (test[i] for i in range(13))
+    ]
+    assert scores["relative_l2"] == pytest.approx(np.mean(per_sample), rel=1e-5)
