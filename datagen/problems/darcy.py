@@ -6,6 +6,7 @@ The smooth variant takes `a = exp(field)`.
 """
 
 import dataclasses
+
 import numpy as np
 import scipy.sparse as sp
 
