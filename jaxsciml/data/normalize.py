@@ -16,6 +16,7 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from jaxsciml.data.dataset import Dataset
+from jaxsciml.nn.base import AbstractGridModule, apply_batch
 from jaxsciml.nn.frozen import AbstractFrozen
 
 
@@ -98,29 +99,30 @@ class GaussianNormalizer(AbstractFrozen):
         return cls(jnp.asarray(mean, jnp.float32), jnp.asarray(std, jnp.float32), eps)
 
     def _statistics(self, x: Array) -> tuple[Array, Array]:
-        if x.shape[0] != self.mean.shape[0] or x.ndim != self.mean.ndim:
+        ndim = self.mean.ndim
+        if x.ndim < ndim or x.shape[x.ndim - ndim] != self.mean.shape[0]:
             raise ValueError(
-                f"normalizer for {self.mean.shape[0]} channels and {self.mean.ndim - 1} spatial "
-                f"axes got a sample of shape {x.shape}"
+                f"normalizer for {self.mean.shape[0]} channels and {ndim - 1} spatial axes got "
+                f"an array of shape {x.shape}; expected (..., {self.mean.shape[0]}, *spatial)"
             )
         mean, std = jax.lax.stop_gradient((self.mean, self.std))
         if all(n == 1 for n in mean.shape[1:]):
             return mean, std
-        return (
-            resample_corner_aligned(mean, x.shape[1:]),
-            resample_corner_aligned(std, x.shape[1:]),
-        )
+        spatial = x.shape[x.ndim - ndim + 1 :]
+        return resample_corner_aligned(mean, spatial), resample_corner_aligned(std, spatial)
 
-    def encode(self, x: Float[Array, " c *spatial"]) -> Float[Array, " c *spatial"]:
+    def encode(self, x: Float[Array, "..."]) -> Float[Array, "..."]:
+        """Standardize `x`, shaped `(..., channels, *spatial)` (one sample or a batch)."""
         mean, std = self._statistics(x)
         return (x - mean) / (std + self.eps)
 
-    def decode(self, x: Float[Array, " c *spatial"]) -> Float[Array, " c *spatial"]:
+    def decode(self, x: Float[Array, "..."]) -> Float[Array, "..."]:
+        """Undo `encode`."""
         mean, std = self._statistics(x)
         return x * (std + self.eps) + mean
 
 
-class Normalized(eqx.Module):
+class Normalized(AbstractGridModule):
     """`output_normalizer.decode(model(input_normalizer.encode(a)))`: a model on physical fields.
 
     Either normalizer may be `None` (identity). The statistics are constants: training updates
@@ -131,10 +133,12 @@ class Normalized(eqx.Module):
     input_normalizer: GaussianNormalizer | None
     output_normalizer: GaussianNormalizer | None
 
-    def __call__(self, a: Float[Array, " c_in *spatial"]) -> Float[Array, " c_out *spatial"]:
+    def batched(
+        self, a: Float[Array, " batch c_in *spatial"]
+    ) -> Float[Array, " batch c_out *spatial"]:
         if self.input_normalizer is not None:
             a = self.input_normalizer.encode(a)
-        u = self.model(a)
+        u = apply_batch(self.model, a)
         if self.output_normalizer is not None:
             u = self.output_normalizer.decode(u)
         return u

@@ -1,6 +1,7 @@
 """Building blocks shared by several operators."""
 
 from jaxsciml.nn.activations import gelu as gelu
+from jaxsciml.nn.base import AbstractGridModule as AbstractGridModule, apply_batch as apply_batch
 from jaxsciml.nn.frozen import (
     AbstractFrozen as AbstractFrozen,
     trainable_filter as trainable_filter,
@@ -15,9 +16,16 @@ from jaxsciml.nn.padding import (
     padding_widths as padding_widths,
 )
 from jaxsciml.nn.parameters import count_parameters as count_parameters
-from jaxsciml.nn.pointwise import PointwiseLinear as PointwiseLinear, PointwiseMLP as PointwiseMLP
+from jaxsciml.nn.pointwise import (
+    PointwiseLinear as PointwiseLinear,
+    PointwiseMLP as PointwiseMLP,
+    mix_channels as mix_channels,
+)
 from jaxsciml.nn.spectral import (
     SpectralConv as SpectralConv,
     check_modes_fit as check_modes_fit,
+    inverse_truncated_dft as inverse_truncated_dft,
     kept_mode_shape as kept_mode_shape,
+    prefers_matrix_dft as prefers_matrix_dft,
+    truncated_dft as truncated_dft,
 )

@@ -18,6 +18,9 @@ def grid_coordinates(spatial_shape: Sequence[int], dtype=None) -> Float[Array, "
     return jnp.stack(jnp.meshgrid(*axes, indexing="ij"))
 
 
-def append_coordinates(x: Float[Array, " c *spatial"]) -> Float[Array, " c_plus_d *spatial"]:
-    """Concatenate `grid_coordinates` of `x`'s grid after its channels: `(c + d, *spatial)`."""
-    return jnp.concatenate([x, grid_coordinates(x.shape[1:], x.dtype)], axis=0)
+def append_coordinates(
+    x: Float[Array, " batch c *spatial"],
+) -> Float[Array, " batch c_plus_d *spatial"]:
+    """Concatenate the `grid_coordinates` of the batch's grid after its channels."""
+    coordinates = grid_coordinates(x.shape[2:], x.dtype)
+    return jnp.concatenate([x, jnp.broadcast_to(coordinates, (x.shape[0], *coordinates.shape))], 1)

@@ -16,12 +16,12 @@ def padding_widths(spatial_shape: Sequence[int], fraction: Sequence[float]) -> t
     return tuple(int(round(f * n)) for f, n in zip(fraction, spatial_shape))
 
 
-def pad_high(x: Float[Array, " c *spatial"], widths: Sequence[int]) -> Float[Array, " c *padded"]:
-    """Zero-pad the high end of every spatial axis of a `(channels, *spatial)` field."""
-    return jnp.pad(x, [(0, 0)] + [(0, w) for w in widths])
+def pad_high(x: Float[Array, "..."], widths: Sequence[int]) -> Float[Array, "..."]:
+    """Zero-pad the high end of each of the last `len(widths)` (spatial) axes."""
+    return jnp.pad(x, [(0, 0)] * (x.ndim - len(widths)) + [(0, w) for w in widths])
 
 
-def crop_high(x: Float[Array, " c *padded"], widths: Sequence[int]) -> Float[Array, " c *spatial"]:
+def crop_high(x: Float[Array, "..."], widths: Sequence[int]) -> Float[Array, "..."]:
     """Undo `pad_high`."""
-    index = (slice(None),) + tuple(slice(0, n - w) for n, w in zip(x.shape[1:], widths))
-    return x[index]
+    spatial = x.shape[x.ndim - len(widths) :]
+    return x[(Ellipsis, *(slice(0, n - w) for n, w in zip(spatial, widths)))]

@@ -7,8 +7,25 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from jaxsciml.nn.base import AbstractGridModule
 
-class PointwiseLinear(eqx.Module):
+
+def mix_channels(
+    weight: Float[Array, " o i"], x: Float[Array, " batch i *spatial"]
+) -> Float[Array, " batch o *spatial"]:
+    """`y[b, o] = Σ_i weight[o, i] x[b, i]` at every grid point.
+
+    Written as a matrix product batched over samples (the weight broadcast along the batch), so
+    XLA runs one batched GEMM on the channel-first data without transposing it.
+    """
+    b, i = x.shape[:2]
+    stacked = jnp.broadcast_to(weight, (b, *weight.shape))
+    flat = x.reshape(b, i, -1)
+    y = jax.lax.dot_general(stacked, flat, (((2,), (1,)), ((0,), (0,))))
+    return y.reshape(b, weight.shape[0], *x.shape[2:])
+
+
+class PointwiseLinear(AbstractGridModule):
     """An affine map of the channels, applied at every grid point (a 1x1 convolution).
 
     Initialized as PyTorch's `Linear`/`Conv1d` (and equinox's `Linear`): weight and bias uniform on
@@ -34,20 +51,19 @@ class PointwiseLinear(eqx.Module):
         self.in_channels = in_channels
         self.out_channels = out_channels
 
-    def __call__(
-        self, x: Float[Array, " in_channels *spatial"]
-    ) -> Float[Array, " out_channels *spatial"]:
-        """Map one field shaped `(in_channels, *spatial)` to `(out_channels, *spatial)`."""
-        if x.ndim < 1 or x.shape[0] != self.in_channels:
+    def batched(
+        self, x: Float[Array, " batch in_channels *spatial"]
+    ) -> Float[Array, " batch out_channels *spatial"]:
+        """Map `(batch, in_channels, *spatial)` to `(batch, out_channels, *spatial)`."""
+        if x.ndim < 2 or x.shape[1] != self.in_channels:
             raise ValueError(
-                f"expected {self.in_channels} input channels (shape (channels, *spatial)), "
-                f"got shape {x.shape}"
+                f"expected {self.in_channels} input channels (one sample shaped (channels, "
+                f"*spatial)), got {x.shape[1:] if x.ndim else x.shape}"
             )
-        y = jnp.tensordot(self.weight, x, axes=(1, 0))
-        return y + self.bias.reshape((-1,) + (1,) * (x.ndim - 1))
+        return mix_channels(self.weight, x) + self.bias.reshape((-1,) + (1,) * (x.ndim - 2))
 
 
-class PointwiseMLP(eqx.Module):
+class PointwiseMLP(AbstractGridModule):
     """A multilayer perceptron on the channels, applied at every grid point.
 
     `PointwiseMLP(c_in, [h1, ..., hk], c_out)` is
@@ -75,8 +91,8 @@ class PointwiseMLP(eqx.Module):
         )
         self.activation = activation
 
-    def __call__(self, x: Float[Array, " c *spatial"]) -> Float[Array, " d *spatial"]:
-        """Map one field shaped `(in_channels, *spatial)` to `(out_channels, *spatial)`."""
+    def batched(self, x: Float[Array, " batch c *spatial"]) -> Float[Array, " batch d *spatial"]:
+        """Map `(batch, in_channels, *spatial)` to `(batch, out_channels, *spatial)`."""
         for layer in self.layers[:-1]:
-            x = self.activation(layer(x))
-        return self.layers[-1](x)
+            x = self.activation(layer.batched(x))
+        return self.layers[-1].batched(x)

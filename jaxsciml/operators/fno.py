@@ -7,6 +7,7 @@ import jax
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from jaxsciml.nn import (
+    AbstractGridModule,
     PointwiseLinear,
     PointwiseMLP,
     SpectralConv,
@@ -19,23 +20,35 @@ from jaxsciml.nn import (
 )
 
 
-class FourierLayer(eqx.Module):
+class FourierLayer(AbstractGridModule):
     """One Fourier layer before its activation: `K v + W v`, the spectral convolution `K` plus a
     pointwise linear path `W` (with bias)."""
 
     spectral: SpectralConv
     pointwise: PointwiseLinear
 
-    def __init__(self, width: int, modes: Sequence[int], *, key: PRNGKeyArray, dtype=None):
+    def __init__(
+        self,
+        width: int,
+        modes: Sequence[int],
+        *,
+        transform: str = "auto",
+        key: PRNGKeyArray,
+        dtype=None,
+    ):
         key_k, key_w = jax.random.split(key)
-        self.spectral = SpectralConv(width, width, modes, key=key_k, dtype=dtype)
+        self.spectral = SpectralConv(
+            width, width, modes, transform=transform, key=key_k, dtype=dtype
+        )
         self.pointwise = PointwiseLinear(width, width, key=key_w, dtype=dtype)
 
-    def __call__(self, v: Float[Array, " width *spatial"]) -> Float[Array, " width *spatial"]:
-        return self.spectral(v) + self.pointwise(v)
+    def batched(
+        self, v: Float[Array, " batch width *spatial"]
+    ) -> Float[Array, " batch width *spatial"]:
+        return self.spectral.batched(v) + self.pointwise.batched(v)
 
 
-class FNO(eqx.Module):
+class FNO(AbstractGridModule):
     """Fourier Neural Operator, as in the paper's reference scripts.
 
     `u = Q(L_depth(... σ(L_1(P(a)))))`: a pointwise lifting `P` to `width` channels, `depth` Fourier
@@ -47,8 +60,9 @@ class FNO(eqx.Module):
     non-periodic problems (`padding`, as a fraction of the resolution so that it scales with the
     grid; the Darcy script pads 9 of 85 cells, about 0.1).
 
-    One sample per call: input `(in_channels, *spatial)`, output `(out_channels, *spatial)`. The
-    same weights evaluate on any grid that holds the kept modes (zero-shot super-resolution).
+    One sample per call: input `(in_channels, *spatial)`, output `(out_channels, *spatial)`;
+    `model.batched` maps a batch (see `jaxsciml.nn.AbstractGridModule`). The same weights evaluate
+    on any grid that holds the kept modes (zero-shot super-resolution).
 
     With `in_channels=1, out_channels=1, modes=(12, 12), width=32, depth=4,
     projection_channels=128` this is the paper's Darcy model: 2,368,001 parameters.
@@ -76,6 +90,7 @@ class FNO(eqx.Module):
         append_grid: bool = True,
         padding: float | Sequence[float] = 0.0,
         activation: Callable[[Array], Array] = gelu,
+        transform: str = "auto",
         key: PRNGKeyArray,
         dtype=None,
     ):
@@ -92,6 +107,8 @@ class FNO(eqx.Module):
         - `padding`: zero padding on the high side of each axis after the lifting, as a fraction of
           that axis' resolution (one number for every axis, or one per axis); 0 for periodic data.
         - `activation`: the nonlinearity between layers and inside the projection.
+        - `transform`: how the spectral convolutions transform (`"fft"`, `"dft"` or `"auto"`; see
+          `SpectralConv`); the operator is the same.
         - `key`: PRNG key for the initialization.
         - `dtype`: real dtype of the parameters.
         """
@@ -110,7 +127,9 @@ class FNO(eqx.Module):
         key_p, key_q, *keys = jax.random.split(key, depth + 2)
         lifted_channels = in_channels + (len(modes) if append_grid else 0)
         self.lifting = PointwiseLinear(lifted_channels, width, key=key_p, dtype=dtype)
-        self.layers = tuple(FourierLayer(width, modes, key=k, dtype=dtype) for k in keys)
+        self.layers = tuple(
+            FourierLayer(width, modes, transform=transform, key=k, dtype=dtype) for k in keys
+        )
         self.projection = PointwiseMLP(
             width,
             [projection_channels],
@@ -126,25 +145,24 @@ class FNO(eqx.Module):
         self.padding = padding
         self.activation = activation
 
-    def __call__(
-        self, a: Float[Array, " in_channels *spatial"]
-    ) -> Float[Array, " out_channels *spatial"]:
-        """**Arguments:** `a`, one input function sampled on a uniform grid of the unit cube,
-        shaped `(in_channels, *spatial)`.
+    def batched(
+        self, a: Float[Array, " batch in_channels *spatial"]
+    ) -> Float[Array, " batch out_channels *spatial"]:
+        """**Arguments:** `a`, input functions sampled on a uniform grid of the unit cube, shaped
+        `(batch, in_channels, *spatial)`.
 
-        **Returns:** the output function on the same grid, shaped `(out_channels, *spatial)`.
+        **Returns:** the output functions on the same grid, `(batch, out_channels, *spatial)`.
         """
-        if a.ndim != 1 + len(self.modes) or a.shape[0] != self.in_channels:
+        if a.ndim != 2 + len(self.modes) or a.shape[1] != self.in_channels:
             raise ValueError(
-                f"this FNO takes one sample shaped (in_channels={self.in_channels}, "
-                f"{len(self.modes)} spatial axes); got shape {a.shape}. For a batch use "
-                "jax.vmap(model)."
+                f"this FNO takes samples shaped (in_channels={self.in_channels}, "
+                f"{len(self.modes)} spatial axes); got a sample of shape {a.shape[1:]}."
             )
-        widths = padding_widths(a.shape[1:], self.padding)
-        check_modes_fit(self.modes, [n + w for n, w in zip(a.shape[1:], widths)])
+        widths = padding_widths(a.shape[2:], self.padding)
+        check_modes_fit(self.modes, [n + w for n, w in zip(a.shape[2:], widths)])
         x = append_coordinates(a) if self.append_grid else a
-        v = pad_high(self.lifting(x), widths)
+        v = pad_high(self.lifting.batched(x), widths)
         for layer in self.layers[:-1]:
-            v = self.activation(layer(v))
-        v = self.layers[-1](v)
-        return self.projection(crop_high(v, widths))
+            v = self.activation(layer.batched(v))
+        v = self.layers[-1].batched(v)
+        return self.projection.batched(crop_high(v, widths))

@@ -10,3 +10,4 @@ from jaxsciml.train.optim import (
     fno_adam as fno_adam,
     learning_rate_schedule as learning_rate_schedule,
 )
+from jaxsciml.train.step import make_train_step as make_train_step

@@ -12,6 +12,7 @@ from jaxtyping import Array, Float
 from jaxsciml import parallel
 from jaxsciml.data.dataset import Batch, Dataset
 from jaxsciml.losses import batch_mean, relative_l2
+from jaxsciml.nn.base import apply_batch
 
 
 Measure = Callable[[Array, Array], Array]  # (prediction, target) of one sample -> scalar
@@ -19,14 +20,15 @@ Measure = Callable[[Array, Array], Array]  # (prediction, target) of one sample 
 
 def relative_l2_loss(model, batch: Batch, key) -> Float[Array, ""]:
     """The default training loss: mean over the batch of each sample's relative L2 error of
-    `model(inputs)` against `outputs` (the FNO papers' loss, averaged instead of summed)."""
+    `model(inputs)` against `outputs` (the FNO papers' loss, averaged instead of summed). The
+    batch goes through `jaxsciml.nn.apply_batch`."""
     del key
-    return batch_mean(relative_l2, jax.vmap(model)(batch.inputs), batch.outputs)
+    return batch_mean(relative_l2, apply_batch(model, batch.inputs), batch.outputs)
 
 
 @eqx.filter_jit
 def _per_sample(model, measures: tuple[Measure, ...], inputs, outputs):
-    predictions = jax.vmap(model)(inputs)
+    predictions = apply_batch(model, inputs)
     return jnp.stack([jax.vmap(m)(predictions, outputs) for m in measures])
 
 

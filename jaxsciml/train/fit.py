@@ -3,7 +3,7 @@
 import dataclasses
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import equinox as eqx
@@ -11,15 +11,12 @@ import jax
 import optax
 
 from jaxsciml import parallel
-from jaxsciml.data.dataset import Batch, Dataset
-from jaxsciml.nn.frozen import trainable_filter
+from jaxsciml.data.dataset import Dataset
 from jaxsciml.train.checkpoint import Checkpointer, CheckpointMismatchError
 from jaxsciml.train.evaluate import Measure, evaluate, relative_l2_loss
 from jaxsciml.train.log import MetricsFile, Progress
 from jaxsciml.train.optim import fno_adam, learning_rate_schedule
-
-
-Loss = Callable[[eqx.Module, Batch, jax.Array], jax.Array]
+from jaxsciml.train.step import Loss, make_train_step, split_model
 
 
 @dataclasses.dataclass
@@ -30,19 +27,6 @@ class _Run:
     history: list = dataclasses.field(default_factory=list)
     epoch_loss_sum: float = 0.0  # of the steps done so far in the current epoch
     epoch_seconds: float = 0.0
-
-
-def _make_step(loss: Loss, optimizer: optax.GradientTransformation, static, mesh):
-    def step(params, frozen, opt_state, batch, key):
-        def objective(p):
-            return loss(eqx.combine(p, frozen, static), batch, key)
-
-        value, grads = jax.value_and_grad(objective)(params)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state, value
-
-    everywhere = parallel.replicated(mesh)
-    return jax.jit(step, donate_argnums=(0, 2), out_shardings=(everywhere, everywhere, everywhere))
 
 
 def fit(
@@ -127,8 +111,7 @@ def fit(
         optimizer = fno_adam(steps_per_epoch)
         schedule = learning_rate_schedule(steps_per_epoch)
 
-    params, rest = eqx.partition(model, trainable_filter(model))
-    frozen, static = eqx.partition(rest, eqx.is_array)
+    params, frozen, static = split_model(model)
     state = {
         "params": params,
         "frozen": frozen,
@@ -167,7 +150,7 @@ def fit(
 
     state = parallel.replicate(state, mesh)
     base_key = jax.random.wrap_key_data(state["key"])
-    train_step = _make_step(loss, optimizer, static, mesh)
+    train_step = make_train_step(loss, optimizer, static, mesh)
     part = (jax.process_index(), jax.process_count())
 
     def current_model():

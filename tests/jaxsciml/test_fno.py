@@ -109,3 +109,14 @@ def test_bad_configuration_is_named(getkey):
         jsm.FNO(1, 1, (4, 4, 4, 4), key=getkey())
     with pytest.raises(ValueError, match="padding"):
         jsm.FNO(1, 1, (4, 4), padding=(0.1,), key=getkey())
+
+
+def test_batched_vmap_and_both_transforms_agree(getkey):
+    key = getkey()
+    fft = jsm.FNO(1, 2, (4, 3), width=6, depth=2, padding=0.1, transform="fft", key=key)
+    dft = jsm.FNO(1, 2, (4, 3), width=6, depth=2, padding=0.1, transform="dft", key=key)
+    batch = jax.random.normal(getkey(), (3, 1, 12, 10))
+    looped = jnp.stack([fft(a) for a in batch])
+    np.testing.assert_allclose(fft.batched(batch), looped, atol=1e-5)
+    np.testing.assert_allclose(jax.vmap(fft)(batch), looped, atol=1e-5)
+    np.testing.assert_allclose(dft.batched(batch), looped, atol=1e-5)

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxsciml.nn import SpectralConv
+from jaxsciml.nn import SpectralConv, prefers_matrix_dft
 
 
 def dense_reference(x: np.ndarray, weight: np.ndarray, modes) -> np.ndarray:
@@ -38,18 +38,21 @@ def dense_reference(x: np.ndarray, weight: np.ndarray, modes) -> np.ndarray:
     return out / np.prod(spatial)
 
 
+@pytest.mark.parametrize("transform", ["fft", "dft"])
 @pytest.mark.parametrize(
     "spatial, modes",
     [((16,), (5,)), ((16,), (9,)), ((12, 10), (4, 6)), ((8, 6, 8), (3, 2, 5)), ((9, 7), (4, 4))],
 )
-def test_matches_dense_dft_reference(spatial, modes, getkey):
-    conv = SpectralConv(3, 2, modes, key=getkey())
+def test_matches_dense_dft_reference(spatial, modes, transform, getkey):
+    """Both ways of transforming (FFT; truncated DFT by matrix products) against explicit sums.
+    The cases cover odd and even sizes and a kept Nyquist column ((12, 10) keeps 6 of 6)."""
+    conv = SpectralConv(3, 2, modes, transform=transform, key=getkey())
     # Weights of mixed signs (the reference's initialization is one-signed) to exercise every term.
     real = jax.random.normal(getkey(), conv.weight_real.shape)
     imag = jax.random.normal(getkey(), conv.weight_imag.shape)
     conv = eqx.tree_at(lambda c: (c.weight_real, c.weight_imag), conv, (real, imag))
     x = jax.random.normal(getkey(), (3, *spatial))
-    got = np.asarray(conv(x), np.float64)
+    got = np.asarray(eqx.filter_jit(lambda c, x: c(x))(conv, x), np.float64)
     weight = np.asarray(real, np.float64) + 1j * np.asarray(imag, np.float64)
     want = dense_reference(np.asarray(x, np.float64), weight, modes)
     assert np.linalg.norm(got - want) / np.linalg.norm(want) < 2e-6
@@ -77,12 +80,13 @@ def band_limited(n: int, d: int) -> np.ndarray:
     return np.stack([first, second]).astype(np.float32)
 
 
+@pytest.mark.parametrize("transform", ["fft", "dft"])
 @pytest.mark.parametrize("d", [1, 2, 3])
-def test_band_limited_input_gives_same_output_at_two_resolutions(d, getkey):
+def test_band_limited_input_gives_same_output_at_two_resolutions(d, transform, getkey):
     """Discretization invariance: on a band-limited input the coarse output equals the fine one
     sampled at the coarse points."""
     modes = (8,) * d
-    conv = SpectralConv(2, 2, modes, key=getkey())
+    conv = SpectralConv(2, 2, modes, transform=transform, key=getkey())
     coarse = conv(jnp.asarray(band_limited(16, d)))
     fine = conv(jnp.asarray(band_limited(32, d)))
     np.testing.assert_allclose(
@@ -90,9 +94,10 @@ def test_band_limited_input_gives_same_output_at_two_resolutions(d, getkey):
     )
 
 
-def test_gradients_match_finite_differences(getkey):
+@pytest.mark.parametrize("transform", ["fft", "dft"])
+def test_gradients_match_finite_differences(transform, getkey):
     with jax.enable_x64(True):
-        conv = SpectralConv(2, 2, (3, 4), key=getkey())
+        conv = SpectralConv(2, 2, (3, 4), transform=transform, key=getkey())
         x = jax.random.normal(getkey(), (2, 8, 9))
 
         def objective(weight_real, x):
@@ -113,12 +118,20 @@ def test_gradients_match_finite_differences(getkey):
             assert abs(finite_difference - analytic) <= 1e-7 * (1 + abs(analytic))
 
 
-def test_jit_and_vmap_agree_with_a_loop(getkey):
-    conv = SpectralConv(3, 4, (4, 3), key=getkey())
+@pytest.mark.parametrize("transform", ["fft", "dft"])
+def test_batched_vmap_and_jit_agree_with_a_loop(transform, getkey):
+    conv = SpectralConv(3, 4, (4, 3), transform=transform, key=getkey())
     batch = jax.random.normal(getkey(), (5, 3, 10, 8))
     looped = jnp.stack([conv(x) for x in batch])
+    np.testing.assert_allclose(conv.batched(batch), looped, atol=1e-6)
     np.testing.assert_allclose(jax.vmap(conv)(batch), looped, atol=1e-6)
-    np.testing.assert_allclose(jax.jit(jax.vmap(conv))(batch), looped, atol=1e-6)
+    jitted = eqx.filter_jit(lambda c, b: jax.vmap(c)(b))
+    np.testing.assert_allclose(jitted(conv, batch), looped, atol=1e-6)
+
+
+def test_auto_transform_prefers_matrices_only_for_few_modes():
+    assert prefers_matrix_dft((12, 12), (64, 64)) and prefers_matrix_dft((12, 12), (128, 128))
+    assert not prefers_matrix_dft((32, 32), (64, 64))
 
 
 def test_reference_initialization_scale(getkey):
@@ -133,6 +146,7 @@ def test_reference_initialization_scale(getkey):
     [
         ((3, 16, 16), "in_channels=2"),  # wrong channel count
         ((2, 16), "spatial axes"),  # wrong rank
+        ((2, 16, 16, 4), "spatial axes"),
         ((2, 10, 16), "modes\\[0\\]=6"),  # leading axis too short for both corners
         ((2, 16, 8), "modes\\[-1\\]=6"),  # last axis holds only 5 rfft frequencies
     ],
