@@ -5,7 +5,7 @@ from jaxsciml.train.checkpoint import (
     CheckpointMismatchError as CheckpointMismatchError,
 )
 from jaxsciml.train.evaluate import evaluate as evaluate, relative_l2_loss as relative_l2_loss
-from jaxsciml.train.fit import fit as fit
+from jaxsciml.train.fit import fit as fit, restore_model as restore_model
 from jaxsciml.train.optim import (
     fno_adam as fno_adam,
     learning_rate_schedule as learning_rate_schedule,

@@ -29,6 +29,48 @@ class _Run:
     epoch_seconds: float = 0.0
 
 
+def _initial_state(model: eqx.Module, optimizer: optax.GradientTransformation, seed: int):
+    """The arrays a checkpoint holds, and the static rest of the model."""
+    params, frozen, static = split_model(model)
+    state = {
+        "params": params,
+        "frozen": frozen,
+        "opt_state": optimizer.init(params),
+        "key": jax.random.key_data(jax.random.key(seed)),
+    }
+    return state, static
+
+
+def restore_model(
+    checkpoint_dir: str | os.PathLike,
+    model: eqx.Module,
+    optimizer: optax.GradientTransformation | None = None,
+    step: int | None = None,
+) -> eqx.Module:
+    """The model saved by `fit` in `checkpoint_dir` (newest step unless `step` is given).
+
+    `model` is a model of the same structure (its values do not matter, e.g. a freshly
+    initialized one) and `optimizer` the one the run used (default: `fno_adam`, as in `fit`).
+    """
+    if not Path(checkpoint_dir).is_dir():
+        raise FileNotFoundError(f"checkpoint directory {checkpoint_dir} does not exist")
+    optimizer = fno_adam(1) if optimizer is None else optimizer
+    like, static = _initial_state(model, optimizer, 0)
+    checkpointer = Checkpointer(checkpoint_dir)
+    try:
+        step = checkpointer.latest_step() if step is None else step
+        if step is None:
+            raise FileNotFoundError(f"{checkpoint_dir} holds no checkpoint")
+        state, _ = checkpointer.restore(step, like)
+    finally:
+        checkpointer.close()
+    return eqx.combine(
+        jax.tree.map(jax.numpy.asarray, state["params"]),
+        jax.tree.map(jax.numpy.asarray, state["frozen"]),
+        static,
+    )
+
+
 def fit(
     model: eqx.Module,
     train_data: Dataset,
@@ -111,13 +153,7 @@ def fit(
         optimizer = fno_adam(steps_per_epoch)
         schedule = learning_rate_schedule(steps_per_epoch)
 
-    params, frozen, static = split_model(model)
-    state = {
-        "params": params,
-        "frozen": frozen,
-        "opt_state": optimizer.init(params),
-        "key": jax.random.key_data(jax.random.key(seed)),
-    }
+    state, static = _initial_state(model, optimizer, seed)
     settings = {"batch_size": batch_size, "num_train": len(train_data), "seed": seed}
     run = _Run()
     checkpointer = None

@@ -1,0 +1,110 @@
+"""Configuration files, the command line and runs trained from them."""
+
+import json
+
+import pytest
+
+from jaxsciml import cli, config as jconfig
+from jaxsciml.config import ConfigError
+
+
+def test_defaults_and_overrides(tmp_path):
+    path = tmp_path / "run.toml"
+    path.write_text('[data]\npath = "d"\nn_train = 8\n[model]\nwidth = 16\nmodes = [4, 4]\n')
+    config = jconfig.load(path, ["train.epochs=3", "train.learning_rate=1e-2", "model.padding=0"])
+    assert (config.data.n_train, config.model.width, config.model.modes) == (8, 16, [4, 4])
+    assert (config.train.epochs, config.train.learning_rate, config.model.padding) == (3, 0.01, 0.0)
+    assert config.train.batch_size == 20  # untouched default
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("[model]\nwidht = 3\n", "unknown key in \\[model\\] 'widht'; did you mean 'width'"),
+        ("[modle]\nwidth = 3\n", "unknown table 'modle'; did you mean 'model'"),
+        ("[train]\nepochs = 'many'\n", "epochs must be a int"),
+        ("[data]\nnormalize = 'l2'\n", "normalize must be one of"),
+        ("[train\n", "not valid TOML"),
+    ],
+)
+def test_bad_configurations_are_named(tmp_path, text, match):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=match):
+        jconfig.load(path)
+
+
+def test_missing_file_and_bad_override(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        jconfig.load(tmp_path / "nope.toml")
+    with pytest.raises(ConfigError, match="section.key=value"):
+        jconfig.load(None, ["epochs=3"])
+
+
+@pytest.mark.slow
+def test_cli_datagen_train_resume_evaluate(tmp_path, capsys):
+    data, fine, run = tmp_path / "d", tmp_path / "fine", tmp_path / "run"
+    assert cli.main(["datagen", "darcy", "--n", "40", "--resolution", "9", "--out", str(data)]) == 0
+    assert (
+        cli.main(
+            [
+                "datagen",
+                "darcy",
+                "--n",
+                "8",
+                "--resolution",
+                "17",
+                "--out",
+                str(fine),
+                "--seed",
+                "1",
+            ]
+        )
+        == 0
+    )
+    settings = [
+        "--set",
+        "data.n_train=32",
+        "--set",
+        "data.n_test=8",
+        "--set",
+        "model.modes=[3, 3]",
+        "--set",
+        "model.width=8",
+        "--set",
+        "train.batch_size=8",
+        "--set",
+        "train.checkpoint_every=1",
+    ]
+    args = ["train", "--run-dir", str(run), "--data", str(data), *settings]
+    assert cli.main([*args, "--epochs", "2"]) == 0
+    # the same run again without --resume refuses to overwrite it
+    assert cli.main([*args, "--epochs", "2"]) == 2
+    assert "resume" in capsys.readouterr().err
+    # a changed configuration does not resume either
+    assert cli.main([*args, "--epochs", "3", "--resume"]) == 2
+    assert "different configuration" in capsys.readouterr().err
+    capsys.readouterr()
+    assert (run / "config.json").exists() and (run / "metrics.jsonl").exists()
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [1, 2] and "test.relative_h1" in records[-1]
+    assert cli.main(["evaluate", str(run), str(fine)]) == 0
+    scores = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert 0 < scores["relative_l2"] < 1.5 and scores["relative_h1"] > 0
+
+
+def test_cli_reports_errors_without_a_traceback(tmp_path, capsys):
+    assert cli.main(["evaluate", str(tmp_path), str(tmp_path)]) == 2
+    assert "not a training run" in capsys.readouterr().err
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[model]\ndepht = 2\n")
+    assert cli.main(["train", str(bad), "--run-dir", str(tmp_path / "r")]) == 2
+    assert "did you mean 'depth'" in capsys.readouterr().err
+
+
+def test_shipped_configurations_parse():
+    from pathlib import Path
+
+    for path in (Path(__file__).parents[2] / "configs").glob("*.toml"):
+        config = jconfig.load(path)
+        assert config.model.name == "fno"
