@@ -16,6 +16,7 @@ after a warm-up; we report the median over repetitions, with min and max.
 """
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -61,10 +62,18 @@ def timed(run, repetitions):
 
 
 class Ours:
-    name = "jaxsciml"
-
-    def __init__(self, resolution, batch_size):
-        model = jsm.FNO(1, 1, (MODES, MODES), WIDTH, DEPTH, PROJECTION, key=jax.random.key(0))
+    def __init__(self, resolution, batch_size, transform="auto"):
+        model = jsm.FNO(
+            1,
+            1,
+            (MODES, MODES),
+            WIDTH,
+            DEPTH,
+            PROJECTION,
+            transform=transform,
+            key=jax.random.key(0),
+        )
+        self.name = f"jaxsciml ({transform})" if transform != "auto" else "jaxsciml"
         self.parameters = jsm.count_parameters(model)
         mesh = parallel.data_mesh(jax.devices()[:1])
         params, self.frozen, self.static = split_model(model)
@@ -100,17 +109,27 @@ class Ours:
         model = eqx.combine(self.state[0], self.frozen, self.static)
         jax.block_until_ready(self.forward(model, self.batch.inputs))
 
+    def cost(self):
+        """XLA's count of floating-point operations and bytes accessed by one train step."""
+        compiled = self.step.lower(
+            self.state[0], self.frozen, self.state[1], self.batch, self.key
+        ).compile()
+        analysis = compiled.cost_analysis()
+        analysis = analysis[0] if isinstance(analysis, list) else analysis
+        return analysis.get("flops", float("nan")), analysis.get("bytes accessed", float("nan"))
+
 
 class Theirs:
     name = "neuraloperator"
 
-    def __init__(self, resolution, batch_size):
+    def __init__(self, resolution, batch_size, transform=None):
         import torch
         from neuralop.models import FNO
 
         torch.manual_seed(0)
         torch.set_num_threads(os.cpu_count())
         self.torch = torch
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"
         self.model = FNO(
             n_modes=(2 * MODES, 2 * MODES - 2),
             in_channels=1,
@@ -120,15 +139,15 @@ class Theirs:
             lifting_channel_ratio=0,
             projection_channel_ratio=PROJECTION // WIDTH,
             use_channel_mlp=False,
-        )
+        ).to(self.device)
         self.parameters = sum(
             p.numel() * (2 if p.is_complex() else 1) for p in self.model.parameters()
         )
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-3)
         rng = np.random.default_rng(0)
         shape = (batch_size, 1, resolution, resolution)
-        self.x = torch.tensor(rng.standard_normal(shape), dtype=torch.float32)
-        self.y = torch.tensor(rng.standard_normal(shape), dtype=torch.float32)
+        self.x = torch.tensor(rng.standard_normal(shape), dtype=torch.float32, device=self.device)
+        self.y = torch.tensor(rng.standard_normal(shape), dtype=torch.float32, device=self.device)
 
     def loss(self):
         prediction = self.model(self.x)
@@ -141,7 +160,7 @@ class Theirs:
         loss = self.loss()
         loss.backward()
         self.optimizer.step()
-        return float(loss)
+        return float(loss.detach())  # synchronizes with the device
 
     def compile_seconds(self):
         start = time.perf_counter()
@@ -151,6 +170,8 @@ class Theirs:
     def inference(self):
         with self.torch.no_grad():
             self.model(self.x)
+        if self.device == "cuda":
+            self.torch.cuda.synchronize()
 
 
 def print_table(rows):
@@ -185,6 +206,18 @@ def main():
     parser.add_argument("--batch-size", type=int, default=20)
     parser.add_argument("--repetitions", type=int, default=None)
     parser.add_argument("--json", default=None, help="also write the results to this file")
+    parser.add_argument(
+        "--transforms",
+        nargs="+",
+        default=["auto"],
+        help="our spectral transforms to time: auto, fft, dft (each is one contender)",
+    )
+    parser.add_argument(
+        "--peak-tflops", type=float, default=None, help="float32 peak, for the floor"
+    )
+    parser.add_argument(
+        "--bandwidth-tbs", type=float, default=None, help="memory TB/s, for the floor"
+    )
     args = parser.parse_args()
     resolutions = args.resolutions or ([64] if args.quick else [64, 128])
     repetitions = args.repetitions or (10 if args.quick else 20)
@@ -202,17 +235,24 @@ def main():
         "versions:",
         package_versions(["jax", "jaxlib", "equinox", "optax", "torch", "neuraloperator"]),
     )
+    contenders = [functools.partial(Ours, transform=t) for t in args.transforms]
     try:
         import neuralop  # noqa: F401
 
-        contenders = [Ours, Theirs]
+        contenders.append(Theirs)
     except ImportError:
-        contenders = [Ours]
         print("neuraloperator is not installed (pip install -e '.[peers]'): peer skipped")
 
     rows = []
     for resolution in resolutions:
         runners = [c(resolution, args.batch_size) for c in contenders]
+        if args.peak_tflops and args.bandwidth_tbs:
+            flops, moved = runners[0].cost()
+            floor = max(flops / (args.peak_tflops * 1e12), moved / (args.bandwidth_tbs * 1e12))
+            print(
+                f"{resolution}x{resolution}: XLA counts {flops / 1e9:.1f} GFLOP and "
+                f"{moved / 1e9:.2f} GB per step of {runners[0].name}: floor {1e3 * floor:.2f} ms"
+            )
         compile_seconds = {r.name: r.compile_seconds() for r in runners}
         for r in runners:  # warm-up beyond the first (compiling) call
             r.train_step()
@@ -241,13 +281,14 @@ def main():
             )
 
     print_table(rows)
-    if len(contenders) == 2:
-        for resolution in resolutions:
-            ours, theirs = [r for r in rows if r["resolution"] == resolution]
-            step = theirs["step_median_s"] / ours["step_median_s"]
-            infer = theirs["inference_median_s"] / ours["inference_median_s"]
+    for resolution in resolutions:
+        at = [r for r in rows if r["resolution"] == resolution]
+        theirs = [r for r in at if r["library"] == "neuraloperator"]
+        for ours in (r for r in at if r["library"] != "neuraloperator" and theirs):
+            step = theirs[0]["step_median_s"] / ours["step_median_s"]
+            infer = theirs[0]["inference_median_s"] / ours["inference_median_s"]
             print(
-                f"ratio at {resolution}x{resolution} (neuraloperator time / ours): "
+                f"ratio at {resolution}x{resolution}, neuraloperator time / {ours['library']}: "
                 f"train step {step:.2f}x, inference {infer:.2f}x"
             )
     if args.json:
