@@ -6,9 +6,10 @@ process, ours against neuraloperator's FNO, on the same model size, batch and da
 Configuration: the FNO paper's Darcy model (width 32, 4 Fourier layers, 12 modes per corner,
 projection 128, input a plus x, y grid channels): 2,368,001 parameters in both libraries
 (neuraloperator `n_modes=(24, 22)` keeps exactly our frequencies; `lifting_channel_ratio=0` and
-`use_channel_mlp=False` give the paper's lifting and blocks). Relative L2 loss, Adam, float32,
-batch 20, random inputs. Both steps run in one process, interleaved (ours, theirs, ours, ...),
-after a warm-up; we report the median over repetitions, with min and max.
+`use_channel_mlp=False` give the paper's lifting and blocks). Relative L2 loss, Adam, float32
+(full-precision matrix products in both: no TF32), batch 20, random inputs. Both steps run in
+one process, interleaved (ours, theirs, ours, ...), after a warm-up; we report the median over
+repetitions, with min and max.
 
     python benchmarks/fno_train_step.py --quick          # 64x64 only, few repetitions
     python benchmarks/fno_train_step.py                  # 64x64 and 128x128
@@ -219,6 +220,7 @@ def main():
         "--bandwidth-tbs", type=float, default=None, help="memory TB/s, for the floor"
     )
     args = parser.parse_args()
+    jax.config.update("jax_default_matmul_precision", args.matmul_precision)
     resolutions = args.resolutions or ([64] if args.quick else [64, 128])
     repetitions = args.repetitions or (10 if args.quick else 20)
 
