@@ -214,6 +214,12 @@ def main():
         help="our spectral transforms to time: auto, fft, dft (each is one contender)",
     )
     parser.add_argument(
+        "--matmul-precision",
+        default="highest",
+        help="JAX's float32 matrix-product precision; 'highest' matches PyTorch, whose float32 "
+        "products do not use TF32 unless asked to ('default' lets XLA use TF32 on GPUs)",
+    )
+    parser.add_argument(
         "--peak-tflops", type=float, default=None, help="float32 peak, for the floor"
     )
     parser.add_argument(
