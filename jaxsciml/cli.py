@@ -45,7 +45,7 @@ def _train(args) -> None:
 def _evaluate(args) -> None:
     from jaxsciml.experiment import evaluate_run
 
-    scores = evaluate_run(args.run_dir, args.data, stride=args.stride, n=args.n)
+    scores = evaluate_run(args.run_dir, args.data, stride=args.stride, skip=args.skip, n=args.n)
     print(json.dumps(scores))
 
 
@@ -95,7 +95,8 @@ def parser() -> argparse.ArgumentParser:
     ev.add_argument("run_dir")
     ev.add_argument("data", help="dataset directory, at the training grid or a finer one")
     ev.add_argument("--stride", type=int, default=1)
-    ev.add_argument("--n", type=int, default=None, help="evaluate the first n samples only")
+    ev.add_argument("--skip", type=int, default=0, help="leave out the first samples (training)")
+    ev.add_argument("--n", type=int, default=None, help="evaluate n samples only")
     ev.set_defaults(run=_evaluate)
 
     demo = commands.add_parser("demo", help="generate, train, evaluate and plot, small")
@@ -119,6 +120,7 @@ def main(argv=None) -> int:
         CheckpointMismatchError,
         FileExistsError,
         FileNotFoundError,
+        ValueError,
     ) as error:
         print(f"jaxsciml {args.command}: {error}", file=sys.stderr)
         return 2

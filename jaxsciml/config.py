@@ -10,6 +10,7 @@ n_train = 1000             # the first n_train samples train ...
 n_test = 200               # ... and the next n_test test
 stride = 1                 # sub-sample the grid by this stride (the FNO papers: 421 -> 85 is 5)
 normalize = "pointwise"    # Gaussian normalizers: "pointwise" (FNO), "channel", or "none"
+cache = true               # read the (strided) splits into memory once; false streams from disk
 extra_eval = {}            # more test sets: name -> dataset path, {"test@128" = "data/darcy128"}
 
 [model]
@@ -54,6 +55,7 @@ class DataConfig:
     n_test: int = 200
     stride: int = 1
     normalize: str = "pointwise"
+    cache: bool = True
     extra_eval: dict = dataclasses.field(default_factory=dict)
 
 

@@ -28,6 +28,9 @@ def load_splits(config: Config) -> tuple[Dataset, Dataset, dict[str, Dataset]]:
     n_test = min(config.data.n_test, len(dataset) - config.data.n_train)
     train, test = dataset.split(config.data.n_train, max(n_test, 0))
     extra = {name: jdata.load(path) for name, path in config.data.extra_eval.items()}
+    if config.data.cache:
+        train, test = train.cache(), test.cache()
+        extra = {name: data.cache() for name, data in extra.items()}
     return train, test, extra
 
 
@@ -147,12 +150,17 @@ def evaluate_run(
     data_path: str | os.PathLike,
     *,
     stride: int = 1,
+    skip: int = 0,
     n: int | None = None,
 ) -> dict[str, float]:
-    """Relative L2 and H1 errors of a trained run on a dataset (optionally its first `n`
-    samples, at a grid stride): at a finer grid than training, zero-shot super-resolution."""
+    """Relative L2 and H1 errors of a trained run on a dataset: its samples from `skip` on (all,
+    or `n` of them), at a grid stride. At a finer grid than training, zero-shot super-resolution.
+    """
     config, model = load_run(run_dir)
     dataset = jdata.load(data_path).subsample(stride)
+    if not 0 <= skip < len(dataset):
+        raise ValueError(f"skip must lie in [0, {len(dataset)}), got {skip}")
+    dataset = dataset.split(skip)[1]
     if n is not None:
         dataset = dataset.split(min(n, len(dataset)))[0]
     metrics = {"relative_l2": relative_l2, "relative_h1": relative_h1}
