@@ -121,41 +121,18 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_continues_exactly(small, tmp_path,
 
 def test_checkpoint_directories_are_not_overwritten_or_mixed(small, tmp_path):
     train, _ = small
-    jsm.fit(
-        tiny_model(train), train, epochs=1, batch_size=16, checkpoint_dir=tmp_path, progress=False
-    )
+
+    def run(model, **settings):
+        return jsm.fit(model, train, checkpoint_dir=tmp_path, progress=False, **settings)
+
+    run(tiny_model(train), epochs=1, batch_size=16)
     with pytest.raises(FileExistsError, match="resume=True"):
-        jsm.fit(
-            tiny_model(train),
-            train,
-            epochs=1,
-            batch_size=16,
-            checkpoint_dir=tmp_path,
-            progress=False,
-        )
+        run(tiny_model(train), epochs=1, batch_size=16)
     with pytest.raises(CheckpointMismatchError, match="batch_size"):
-        jsm.fit(
-            tiny_model(train),
-            train,
-            epochs=2,
-            batch_size=8,
-            checkpoint_dir=tmp_path,
-            resume=True,
-            progress=False,
-        )
-    wider = jsm.with_normalizers(
-        jsm.FNO(1, 1, (3, 3), width=6, depth=1, projection_channels=8, key=jax.random.key(0)), train
-    )
+        run(tiny_model(train), epochs=2, batch_size=8, resume=True)
+    wider = jsm.FNO(1, 1, (3, 3), width=6, depth=1, projection_channels=8, key=jax.random.key(0))
     with pytest.raises(CheckpointMismatchError, match="float32"):
-        jsm.fit(
-            wider,
-            train,
-            epochs=2,
-            batch_size=16,
-            checkpoint_dir=tmp_path,
-            resume=True,
-            progress=False,
-        )
+        run(jsm.with_normalizers(wider, train), epochs=2, batch_size=16, resume=True)
 
 
 def test_any_loss_and_optimizer_and_finer_grid_evaluation(darcy_dir, small):

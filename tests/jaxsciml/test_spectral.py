@@ -87,8 +87,8 @@ def test_band_limited_input_gives_same_output_at_two_resolutions(d, transform, g
     sampled at the coarse points."""
     modes = (8,) * d
     conv = SpectralConv(2, 2, modes, transform=transform, key=getkey())
-    coarse = conv(jnp.asarray(band_limited(16, d)))
-    fine = conv(jnp.asarray(band_limited(32, d)))
+    coarse = conv(jnp.asarray(band_limited(32, d)))
+    fine = conv(jnp.asarray(band_limited(64, d)))
     np.testing.assert_allclose(
         coarse, fine[(slice(None),) + (slice(None, None, 2),) * d], atol=1e-5
     )
