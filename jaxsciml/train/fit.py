@@ -8,6 +8,7 @@ from pathlib import Path
 
 import equinox as eqx
 import jax
+import jax.numpy as jnp
 import optax
 
 from jaxsciml import parallel
@@ -65,8 +66,8 @@ def restore_model(
     finally:
         checkpointer.close()
     return eqx.combine(
-        jax.tree.map(jax.numpy.asarray, state["params"]),
-        jax.tree.map(jax.numpy.asarray, state["frozen"]),
+        jax.tree.map(jnp.asarray, state["params"]),
+        jax.tree.map(jnp.asarray, state["frozen"]),
         static,
     )
 
