@@ -14,7 +14,7 @@ import jax.numpy as jnp
 
 from jaxsciml import data as jdata
 from jaxsciml.config import Config, ConfigError, from_dict
-from jaxsciml.data import Dataset, GaussianNormalizer, Normalized
+from jaxsciml.data import Dataset, GaussianNormalizer, Normalized, with_normalizers
 from jaxsciml.losses import relative_h1, relative_l2
 from jaxsciml.operators import FNO
 from jaxsciml.train import evaluate, fit, fno_adam, restore_model
@@ -64,11 +64,9 @@ def _normalizer_shape(config: Config, sample_shape) -> tuple[int, ...]:
 def normalized_model(config: Config, train: Dataset, *, key) -> Normalized:
     """`build_model` wrapped in normalizers fitted on `train` (per `[data] normalize`)."""
     model = build_model(config, train.input_shape, train.output_shape, key=key)
-    if config.data.normalize == "none":
-        return Normalized(model, None, None)
+    fitted = config.data.normalize != "none"
     pointwise = config.data.normalize == "pointwise"
-    fit_ = lambda field: GaussianNormalizer.fit(train, field, pointwise=pointwise)
-    return Normalized(model, fit_("inputs"), fit_("outputs"))
+    return with_normalizers(model, train, pointwise=pointwise, inputs=fitted, outputs=fitted)
 
 
 def model_like(config: Config, input_shape, output_shape) -> Normalized:

@@ -142,11 +142,6 @@ class ShardedSource(AbstractSource):
             f.close()
         self._files.clear()
 
-    def __getstate__(self):  # open HDF5 handles do not pickle; reopen lazily
-        state = dict(self.__dict__)
-        state["_files"] = {}
-        return state
-
 
 class FNOMatSource(AbstractSource):
     """A `.mat` file of the FNO paper (e.g. `piececonst_r421_N1024_smooth1.mat`).
