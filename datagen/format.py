@@ -8,10 +8,20 @@ shard file on its own is a dataset too). Each shard holds:
 - `outputs`: float32 `(n_samples, out_channels, *spatial)`, the solutions.
 - `grid/x`, `grid/y`, `grid/z`: float64 coordinates of the uniform grid, one 1-D array per spatial
   axis (a sample's value `[..., i, j]` lives at `(grid/x[i], grid/y[j])`).
+- `sample_index`: int64 `(n_samples,)`, the number of each sample in the dataset (sample `i` was
+  drawn from the random stream `[seed, i]`). A generator that sorts its systems stores each shard's
+  samples in solve order, so a shard holds scattered numbers; readers present samples by number.
+- `solve/iterations`, `solve/matvecs`, `solve/seconds`, `solve/relative_residual`, `solve/systems`:
+  per-sample solve statistics (sums over a sample's systems; the worst residual), when recorded.
 - root attributes: `format` (`"jaxsciml-dataset"`), `format_version`, the shard's place in the
-  dataset (`shard_index`, `num_shards`, `sample_offset`, `num_samples`, `num_samples_total`) and
-  the provenance of the data: `problem`, `parameters` (JSON), `solver`, `tolerance`, `seed`,
-  `version` (of the package that wrote it), `created` (UTC, ISO 8601).
+  dataset (`shard_index`, `num_shards`, `sample_offset` (the position of its first sample in the
+  stored order), `num_samples`, `num_samples_total` (planned, failures included)), `failed_samples`
+  (numbers of samples whose solve failed and that were left out), `backend` and
+  `backend_settings` (JSON: the solver that actually ran) and the provenance of the data:
+  `problem`, `parameters` (JSON), `solver`, `tolerance`, `seed`, `version` (of the package that
+  wrote it), `created` (UTC, ISO 8601).
+
+Format version 1 (no `sample_index`, contiguous shards) is still read.
 
 Shards are written to a temporary name and renamed when complete, so an interrupted run never
 leaves a half-written file under a shard's name.
@@ -31,9 +41,11 @@ import numpy as np
 
 
 FORMAT_NAME = "jaxsciml-dataset"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 INPUTS = "inputs"
 OUTPUTS = "outputs"
+SAMPLE_INDEX = "sample_index"
+SOLVE_GROUP = "solve"
 GRID_GROUP = "grid"
 AXIS_NAMES = ("x", "y", "z")
 SHARD_PATTERN = re.compile(r"^shard-(\d{5})\.h5$")
@@ -102,6 +114,8 @@ class ShardHeader:
     provenance: Provenance
     version: str
     created: str
+    sample_index: np.ndarray  # int64 (num_samples,): each stored sample's number
+    failed_samples: tuple[int, ...] = ()
 
 
 def write_shard(
@@ -115,11 +129,17 @@ def write_shard(
     num_shards: int = 1,
     sample_offset: int = 0,
     num_samples_total: int | None = None,
+    sample_index: Sequence[int] | None = None,
+    statistics: Mapping[str, np.ndarray] | None = None,
+    failed_samples: Sequence[int] = (),
+    backend: str = "",
+    backend_settings: Mapping | None = None,
 ) -> Path:
     """Write one shard atomically (temporary file, then rename) and return its path.
 
     `inputs` is `(n, c_in, *spatial)`, `outputs` is `(n, c_out, *spatial)` and `grid` holds one
-    1-D coordinate array per spatial axis.
+    1-D coordinate array per spatial axis; `sample_index` numbers the samples (by default
+    `sample_offset + arange(n)`), `statistics` maps names to `(n,)` per-sample solve statistics.
     """
     inputs = np.asarray(inputs, np.float32)
     outputs = np.asarray(outputs, np.float32)
@@ -134,9 +154,19 @@ def write_shard(
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(path.name + ".tmp")
     n = inputs.shape[0]
+    if sample_index is None:
+        sample_index = np.arange(sample_offset, sample_offset + n)
+    sample_index = np.asarray(sample_index, np.int64)
+    if sample_index.shape != (n,):
+        raise ValueError(f"sample_index must have shape ({n},), got {sample_index.shape}")
     with h5py.File(temporary, "w") as f:
         for name, array in ((INPUTS, inputs), (OUTPUTS, outputs)):
-            f.create_dataset(name, data=array, chunks=(1, *array.shape[1:]))
+            f.create_dataset(name, data=array, chunks=(1, *array.shape[1:]) if n else None)
+        f.create_dataset(SAMPLE_INDEX, data=sample_index)
+        if statistics:
+            solve = f.create_group(SOLVE_GROUP)
+            for name, values in statistics.items():
+                solve.create_dataset(name, data=np.asarray(values))
         group = f.create_group(GRID_GROUP)
         for axis_name, coordinates in zip(AXIS_NAMES, grid):
             group.create_dataset(axis_name, data=np.asarray(coordinates, np.float64))
@@ -149,6 +179,9 @@ def write_shard(
                 "sample_offset": sample_offset,
                 "num_samples": n,
                 "num_samples_total": n if num_samples_total is None else num_samples_total,
+                "failed_samples": np.asarray(failed_samples, np.int64),
+                "backend": backend,
+                "backend_settings": json.dumps(dict(backend_settings or {}), sort_keys=True),
                 "version": package_version(),
                 "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
                 **provenance.to_attrs(),
@@ -204,6 +237,14 @@ def read_header(path: str | os.PathLike) -> ShardHeader:
             provenance=Provenance.from_attrs(attrs),
             version=str(attrs["version"]),
             created=str(attrs["created"]),
+            sample_index=(
+                f[SAMPLE_INDEX][()]
+                if SAMPLE_INDEX in f
+                else np.arange(
+                    int(attrs["sample_offset"]), int(attrs["sample_offset"]) + len(inputs)
+                )
+            ),
+            failed_samples=tuple(int(i) for i in attrs.get("failed_samples", ())),
         )
         if inputs.shape[0] != header.num_samples or outputs.shape[0] != header.num_samples:
             raise DatasetFileError(
@@ -241,16 +282,22 @@ def list_shards(path: str | os.PathLike) -> list[ShardHeader]:
             f"{[shard_name(i) for i in missing[:5]]}{' ...' if len(missing) > 5 else ''}. Rerun "
             "the generator with the same arguments to finish it."
         )
-    offset = 0
     for header in headers:
         if header.provenance != first.provenance or header.grid[0].shape != first.grid[0].shape:
             raise DatasetFileError(
                 f"{header.path} was made by different settings than {first.path}; a dataset "
                 "directory must hold the shards of one generator run."
             )
-        if header.sample_offset != offset or header.input_shape != first.input_shape:
-            raise DatasetFileError(f"{header.path} does not continue the shards before it")
-        offset += header.num_samples
-    if path.is_dir() and offset != first.num_samples_total:
-        raise DatasetFileError(f"{path} holds {offset} of {first.num_samples_total} samples")
+        if header.input_shape != first.input_shape or header.output_shape != first.output_shape:
+            raise DatasetFileError(
+                f"{header.path} holds samples of another shape than {first.path}"
+            )
+    numbers = np.concatenate([h.sample_index for h in headers])
+    if len(np.unique(numbers)) != len(numbers):
+        raise DatasetFileError(f"{path}: two shards hold the same sample; regenerate the dataset")
+    accounted = len(numbers) + sum(len(h.failed_samples) for h in headers)
+    if path.is_dir() and accounted != first.num_samples_total:
+        raise DatasetFileError(
+            f"{path} accounts for {accounted} of {first.num_samples_total} samples"
+        )
     return headers

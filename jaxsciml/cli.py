@@ -5,10 +5,22 @@ import json
 import sys
 
 
+def _option_value(text: str):
+    """A `--option key=value` value: JSON when it parses (numbers, lists, booleans), else text."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
 def _datagen(args) -> None:
     import datagen
 
-    options = {"resolution": args.resolution, "dim": args.dim, "coefficient": args.coefficient}
+    options = {"resolution": args.resolution, "dim": args.dim}
+    for item in args.option:
+        key, _, value = item.partition("=")
+        options[key.replace("-", "_")] = _option_value(value)
+    solver_options = {"preconditioner": args.preconditioner} if args.preconditioner else None
     report = datagen.generate(
         args.problem,
         args.n,
@@ -17,13 +29,23 @@ def _datagen(args) -> None:
         shard_size=args.shard_size,
         solver=args.solver,
         tolerance=args.tolerance,
+        solver_options=solver_options,
+        sort=args.sort,
+        workers=args.workers,
+        part=(args.shard, args.num_shards),
+        on_failure=args.on_failure,
         **options,
     )
+    failed = f", {len(report.failed_samples)} failed" if report.failed_samples else ""
     print(
-        f"{report.num_samples} samples in {report.directory}: {report.shards_written} shards "
-        f"written, {report.shards_skipped} already there, {report.seconds:.1f} s, largest "
-        f"relative residual {report.max_relative_residual:.1e}"
+        f"{report.num_samples} samples in {report.directory} ({report.backend}{failed}): "
+        f"{report.shards_written} shards written, {report.shards_skipped} already there, "
+        f"{report.seconds:.1f} s, {report.matvecs} matrix-vector products, largest relative "
+        f"residual {report.max_relative_residual:.1e}"
     )
+    for entry in report.race:
+        result = f"{entry.seconds:.3f} s" if entry.seconds is not None else entry.note
+        print(f"  race: {entry.name} {entry.options or ''} {result}")
 
 
 def _train(args) -> None:
@@ -65,16 +87,34 @@ def parser() -> argparse.ArgumentParser:
     commands = main.add_subparsers(dest="command", required=True)
 
     gen = commands.add_parser("datagen", help="generate a PDE dataset (resumable)")
-    gen.add_argument("problem", help="problem family, e.g. darcy")
+    gen.add_argument("problem", help="darcy, poisson, helmholtz, convection_diffusion or heat")
     gen.add_argument("--n", type=int, required=True, help="number of samples")
     gen.add_argument("--out", required=True, help="dataset directory")
     gen.add_argument("--resolution", type=int, default=64, help="grid points per axis")
     gen.add_argument("--dim", type=int, default=2)
-    gen.add_argument("--coefficient", default="piecewise", help="piecewise or lognormal")
+    gen.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a problem setting, e.g. coefficient=lognormal or wavenumber=30 (repeatable)",
+    )
     gen.add_argument("--seed", type=int, default=0)
-    gen.add_argument("--shard-size", type=int, default=256)
-    gen.add_argument("--solver", default="direct")
-    gen.add_argument("--tolerance", type=float, default=1e-10)
+    gen.add_argument("--shard-size", type=int, default=256, help="samples per shard (one chain)")
+    gen.add_argument(
+        "--solver", default="auto", help="auto, direct, cg-amg, gmres, gcrotmk, gcrodr or skr"
+    )
+    gen.add_argument("--preconditioner", help="none, jacobi, ilu or amg (Krylov solvers)")
+    gen.add_argument("--tolerance", type=float, default=1e-8, help="relative residual")
+    gen.add_argument("--sort", default="auto", help="auto, greedy, curve or none")
+    gen.add_argument("--workers", type=int, help="local processes (default: all cores)")
+    gen.add_argument(
+        "--shard", type=int, default=0, help="this machine's share i of --num-shards N"
+    )
+    gen.add_argument("--num-shards", type=int, default=1, help="machines sharing the run")
+    gen.add_argument(
+        "--on-failure", default="raise", help="raise, or skip (leave unconverged samples out)"
+    )
     gen.set_defaults(run=_datagen)
 
     tr = commands.add_parser("train", help="train an operator from a TOML configuration")

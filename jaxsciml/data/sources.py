@@ -94,10 +94,15 @@ class ShardedSource(AbstractSource):
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         self.headers = list_shards(self.path)
-        self._offsets = np.cumsum([0] + [h.num_samples for h in self.headers])
+        numbers = np.concatenate([h.sample_index for h in self.headers])
+        shards = np.concatenate([np.full(h.num_samples, i) for i, h in enumerate(self.headers)])
+        rows = np.concatenate([np.arange(h.num_samples) for h in self.headers])
+        by_number = np.argsort(numbers, kind="stable")  # samples are presented by their number
+        self.sample_numbers = numbers[by_number]
+        self._shard, self._row = shards[by_number], rows[by_number]
         self._files: dict[int, h5py.File] = {}
 
-    num_samples = property(lambda self: int(self._offsets[-1]))
+    num_samples = property(lambda self: len(self.sample_numbers))
     input_shape = property(lambda self: self.headers[0].input_shape)
     output_shape = property(lambda self: self.headers[0].output_shape)
     grid = property(lambda self: self.headers[0].grid)
@@ -117,8 +122,7 @@ class ShardedSource(AbstractSource):
         }
 
     def _locate(self, index: int) -> tuple[int, int]:
-        shard = int(np.searchsorted(self._offsets, index, side="right") - 1)
-        return shard, index - int(self._offsets[shard])
+        return int(self._shard[index]), int(self._row[index])
 
     def read_sample(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         shard, local = self._locate(index)

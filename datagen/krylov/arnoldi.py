@@ -1,0 +1,105 @@
+"""The Arnoldi process shared by GMRES and GCRO-DR, tracking the least-squares residual per step.
+
+Vectors are stored as rows (`(steps + 1, n)` arrays) so that the Gram-Schmidt products are
+contiguous matrix-vector products. Everything is float64.
+"""
+
+import dataclasses
+from collections.abc import Callable
+
+import numpy as np
+import scipy.linalg as sla
+
+
+@dataclasses.dataclass(frozen=True)
+class ArnoldiCycle:
+    """One cycle of `j` Arnoldi steps started from `r` with `β = ‖r‖`.
+
+    With `P = I - Cᵀ C` the projector that removes the deflation space `C` (rows, orthonormal; empty
+    for plain GMRES), the cycle satisfies `P A V[:j]ᵀ = V[:j+1]ᵀ H` and `C A V[:j]ᵀ = B`.
+
+    **Fields:** `basis` `V` `(j+1, n)` orthonormal rows; `hessenberg` `H` `(j+1, j)`;
+    `projections` `B` `(k, j)`; `coefficients` `z` `(j,)` minimising `‖β e₁ - H z‖`;
+    `residual_norm` that minimum; `steps` `j`.
+    """
+
+    basis: np.ndarray
+    hessenberg: np.ndarray
+    projections: np.ndarray
+    coefficients: np.ndarray
+    residual_norm: float
+    steps: int
+
+
+def _orthogonalize(w: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Remove from `w` (in place) its components along the orthonormal `rows`; return them.
+
+    Classical Gram-Schmidt applied twice ("twice is enough"): as stable as modified Gram-Schmidt,
+    but two BLAS-2 products instead of `2 j` BLAS-1 ones.
+    """
+    coefficients = rows @ w
+    w -= rows.T @ coefficients
+    correction = rows @ w
+    w -= rows.T @ correction
+    return coefficients + correction
+
+
+def arnoldi_cycle(
+    apply: Callable[[np.ndarray], np.ndarray],
+    start: np.ndarray,
+    steps: int,
+    target: float,
+    deflation: np.ndarray | None = None,
+) -> ArnoldiCycle:
+    """Run up to `steps` Arnoldi steps of `P A` from `start`, stopping early once the
+    least-squares residual `‖β e₁ - H z‖` is at most `target` (or on breakdown, when the Krylov
+    space is invariant and the residual is exactly solved).
+
+    `apply` is the operator `v ↦ A v` (`(n,) -> (n,)`); `deflation` holds `C` as `(k, n)` rows.
+    """
+    n = start.shape[0]
+    k = 0 if deflation is None else deflation.shape[0]
+    beta = float(np.linalg.norm(start))
+    basis = np.empty((steps + 1, n))
+    basis[0] = start / beta
+    hessenberg = np.zeros((steps + 1, steps))
+    projections = np.zeros((k, steps))
+    triangle = np.zeros((steps, steps))  # H after the Givens rotations
+    cosines, sines = np.zeros(steps), np.zeros(steps)
+    rhs = np.zeros(steps + 1)
+    rhs[0] = beta
+    j = 0
+    while j < steps:
+        w = apply(basis[j])
+        if k:
+            projections[:, j] = _orthogonalize(w, deflation)
+        column = np.zeros(steps + 1)
+        column[: j + 1] = _orthogonalize(w, basis[: j + 1])
+        norm = float(np.linalg.norm(w))
+        column[j + 1] = norm
+        hessenberg[:, j] = column
+        for i in range(j):  # earlier rotations
+            a, b = column[i], column[i + 1]
+            column[i], column[i + 1] = cosines[i] * a + sines[i] * b, -sines[i] * a + cosines[i] * b
+        radius = np.hypot(column[j], column[j + 1])
+        cosines[j], sines[j] = (
+            (1.0, 0.0) if radius == 0 else (column[j] / radius, column[j + 1] / radius)
+        )
+        triangle[: j + 1, j] = column[: j + 1]
+        triangle[j, j] = radius
+        rhs[j + 1] = -sines[j] * rhs[j]
+        rhs[j] = cosines[j] * rhs[j]
+        j += 1
+        breakdown = norm <= 1e-14 * max(np.abs(column[:j]).max(), 1e-300)
+        basis[j] = 0.0 if breakdown else w / norm
+        if breakdown or abs(rhs[j]) <= target:
+            break
+    coefficients = sla.solve_triangular(triangle[:j, :j], rhs[:j])
+    return ArnoldiCycle(
+        basis=basis[: j + 1],
+        hessenberg=hessenberg[: j + 1, :j],
+        projections=projections[:, :j],
+        coefficients=coefficients,
+        residual_norm=float(abs(rhs[j])),
+        steps=j,
+    )

@@ -1,0 +1,52 @@
+"""Helmholtz `-∇·(a ∇u) - k² u = f` on the unit square or cube, `u = 0` on the boundary.
+
+`a = exp(contrast · g₁)` and `f = g₂` (independent Gaussian random fields), a fixed wavenumber `k`.
+Once `k²` exceeds the smallest eigenvalue of `-∇·(a∇)` (about `d π² min a`) the matrix is symmetric
+but indefinite: CG and multigrid no longer apply, and Krylov recycling has the most to gain.
+"""
+
+import dataclasses
+from typing import ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+
+from datagen.problems.base import LinearSystem, StationaryProblem
+from datagen.problems.discretize import diffusion_matrix, interior
+
+
+@dataclasses.dataclass(frozen=True)
+class Helmholtz(StationaryProblem):
+    """Inputs `(2, *spatial)`: `a`, `f`; outputs `(1, *spatial)`: `u`.
+
+    **Fields** (besides those of `GridProblem`): `wavenumber` `k` (the default 20 makes the matrix
+    indefinite; keep at least 10 grid points per wavelength, `2π / (k h) ≥ 10`), and `contrast` of
+    `log a`.
+    """
+
+    wavenumber: float = 20.0
+    contrast: float = 0.5
+    name: ClassVar[str] = "helmholtz"
+    symmetric: ClassVar[bool] = True
+    definite: ClassVar[bool] = False
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.wavenumber < 0 or self.contrast < 0:
+            raise ValueError("wavenumber and contrast must be non-negative")
+        points_per_wavelength = 2 * np.pi * (self.resolution - 1) / max(self.wavenumber, 1e-300)
+        if points_per_wavelength < 6:
+            raise ValueError(
+                f"resolution {self.resolution} gives {points_per_wavelength:.1f} points per "
+                f"wavelength at k={self.wavenumber}; use at least "
+                f"{int(np.ceil(6 * self.wavenumber / (2 * np.pi))) + 1} points per axis."
+            )
+
+    def sample(self, rng: np.random.Generator) -> np.ndarray:
+        a = np.exp(self.contrast * self.random_field(rng))
+        return np.stack([a, self.random_field(rng)])
+
+    def assemble(self, theta: np.ndarray) -> LinearSystem:
+        stiffness = diffusion_matrix(theta[0])
+        shift = self.wavenumber**2 * sp.identity(stiffness.shape[0], format="csr")
+        return LinearSystem((stiffness - shift).tocsr(), interior(theta[1]))

@@ -1,0 +1,211 @@
+"""GMRES, GCRO-DR with recycling, the preconditioners, the solver backends and the sorting."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from datagen.krylov import GCRODR, gmres, make_preconditioner
+from datagen.krylov.sorting import (
+    curve_order,
+    greedy_order,
+    hilbert_index,
+    path_length,
+    sort_order,
+)
+from datagen.linear_solvers import SOLVERS, SolveError, make_solver
+from datagen.problems import ConvectionDiffusion, Darcy, Helmholtz, LinearSystem
+
+
+def random_nonsymmetric(n, seed, shift=0.0):
+    """A sparse non-symmetric matrix with a spread-out, mostly positive spectrum."""
+    rng = np.random.default_rng(seed)
+    noise = sp.random(n, n, density=4 / n, random_state=rng)
+    return (sp.diags(np.linspace(0.05, 5, n) + shift) + noise - 0.5 * noise.T).tocsr()
+
+
+def relative(matrix, x, b):
+    return np.linalg.norm(b - matrix @ x) / np.linalg.norm(b)
+
+
+def assert_matches_direct(matrix, x, b, rtol=1e-7):
+    reference = spla.spsolve(sp.csc_matrix(matrix), b)
+    np.testing.assert_allclose(x, reference, rtol=rtol, atol=rtol * np.abs(reference).max())
+
+
+class CountingMatrix(spla.LinearOperator):
+    """`A @ v` that counts its calls."""
+
+    def __init__(self, matrix):
+        super().__init__(np.float64, matrix.shape)
+        self.matrix, self.calls = matrix, 0
+
+    def _matvec(self, v):
+        self.calls += 1
+        return self.matrix @ v
+
+
+def test_gmres_solves_to_tolerance_and_counts_its_matvecs():
+    matrix = random_nonsymmetric(300, 0)
+    b = np.random.default_rng(1).standard_normal(300)
+    counted = CountingMatrix(matrix)
+    outcome = gmres(lambda v: counted @ v, b, 1e-10 * np.linalg.norm(b), restart=20)
+    assert relative(matrix, outcome.correction, b) <= 1e-10 * 1.01
+    assert_matches_direct(matrix, outcome.correction, b)
+    assert outcome.matvecs == counted.calls == outcome.iterations
+    np.testing.assert_allclose(outcome.residual, b - matrix @ outcome.correction, atol=1e-12)
+
+
+@pytest.mark.parametrize("restart, recycle", [(20, 5), (30, 10), (40, 20)])
+def test_gcrodr_solves_random_nonsymmetric_systems(restart, recycle):
+    solver = GCRODR(restart, recycle, carry=False)
+    for seed in range(3):
+        matrix = random_nonsymmetric(400, seed, shift=seed * 0.3)
+        b = np.random.default_rng(seed + 10).standard_normal(400)
+        counted = CountingMatrix(matrix)
+        outcome = solver.solve(lambda v: counted @ v, b, 1e-10 * np.linalg.norm(b))
+        assert relative(matrix, outcome.correction, b) <= 1e-10 * 1.01
+        assert_matches_direct(matrix, outcome.correction, b)
+        assert outcome.matvecs == counted.calls
+
+
+def test_gcrodr_recycled_space_satisfies_a_u_equals_c_with_c_orthonormal():
+    matrix = random_nonsymmetric(300, 3)
+    solver = GCRODR(30, 10)
+    b = np.ones(300)
+    solver.solve(lambda v: matrix @ v, b, 1e-10 * np.linalg.norm(b))
+    u, c = solver.recycled, solver._deflation
+    assert u.shape == c.shape and 10 <= u.shape[0] <= 11
+    np.testing.assert_allclose(c @ c.T, np.eye(len(c)), atol=1e-10)
+    np.testing.assert_allclose((matrix @ u.T).T, c, atol=1e-8)
+    # a new matrix: the space is kept and C recomputed for it
+    other = random_nonsymmetric(300, 4)
+    solver.solve(lambda v: other @ v, b, 1e-10 * np.linalg.norm(b))
+    np.testing.assert_allclose((other @ solver.recycled.T).T, solver._deflation, atol=1e-8)
+
+
+def test_deflated_restarts_beat_plain_restarts_on_a_hard_spectrum():
+    """Small eigenvalues stall GMRES(m); GCRO-DR(m, k) deflates them across restarts."""
+    problem = Darcy(resolution=40, coefficient="lognormal")
+    system = problem.assemble(problem.sample(np.random.default_rng(0)))
+    target = 1e-8 * np.linalg.norm(system.rhs)
+    apply = lambda v: system.matrix @ v
+    plain = gmres(apply, system.rhs, target, restart=30)
+    deflated = GCRODR(30, 10, carry=False).solve(apply, system.rhs, target)
+    assert deflated.residual_norm <= target and plain.residual_norm <= target
+    assert deflated.matvecs < 0.6 * plain.matvecs, (deflated.matvecs, plain.matvecs)
+
+
+def slowly_varying_sequence(count):
+    problem = Darcy(resolution=40, coefficient="lognormal")
+    base = problem.sample(np.random.default_rng(0))
+    rng = np.random.default_rng(1)
+    thetas = [base * np.exp(0.05 * problem.random_field(rng)) for _ in range(count)]
+    return [problem.assemble(theta) for theta in thetas]
+
+
+def test_carrying_the_recycled_space_saves_matvecs_on_a_slowly_varying_sequence():
+    systems = slowly_varying_sequence(6)
+
+    def total(carry):
+        solver = GCRODR(30, 10, carry=carry)
+        matvecs = 0
+        for system in systems:
+            target = 1e-8 * np.linalg.norm(system.rhs)
+            outcome = solver.solve(lambda v: system.matrix @ v, system.rhs, target)
+            assert outcome.residual_norm <= target
+            matvecs += outcome.matvecs
+        return matvecs
+
+    carried, fresh = total(True), total(False)
+    assert carried < 0.8 * fresh, (carried, fresh)
+
+
+def test_same_operator_reuses_the_deflation_space_without_matvecs():
+    system = slowly_varying_sequence(1)[0]
+    solver = GCRODR(30, 10)
+    target = 1e-8 * np.linalg.norm(system.rhs)
+    first = solver.solve(lambda v: system.matrix @ v, system.rhs, target)
+    rhs = np.random.default_rng(5).standard_normal(system.rhs.shape)
+    second = solver.solve(
+        lambda v: system.matrix @ v, rhs, 1e-8 * np.linalg.norm(rhs), same_operator=True
+    )
+    assert second.matvecs == second.iterations  # no k matvecs to refresh C
+    assert second.matvecs < first.matvecs
+
+
+@pytest.mark.parametrize("name", ["jacobi", "ilu", "amg"])
+def test_preconditioners_cut_gmres_iterations(name):
+    system = slowly_varying_sequence(1)[0]
+    target = 1e-8 * np.linalg.norm(system.rhs)
+    inverse = make_preconditioner(name, system.matrix)
+    plain = gmres(lambda v: system.matrix @ v, system.rhs, target, restart=40)
+    preconditioned = gmres(lambda v: system.matrix @ inverse(v), system.rhs, target, restart=40)
+    assert preconditioned.matvecs < plain.matvecs
+    with pytest.raises(ValueError, match="unknown preconditioner"):
+        make_preconditioner("ssor", system.matrix)
+
+
+def test_krylov_backend_reports_the_matvecs_it_made():
+    matrix = random_nonsymmetric(200, 7)
+    counted = CountingMatrix(matrix)
+    b = np.ones(200)
+    for name in ("gmres", "gcrodr", "skr"):
+        counted.calls = 0
+        result = make_solver(name, preconditioner="none").solve(LinearSystem(counted, b))
+        assert result.matvecs == counted.calls - 1  # the backend's own final residual check
+
+
+@pytest.mark.parametrize(
+    "problem",
+    [
+        Darcy(resolution=24, coefficient="lognormal"),
+        Helmholtz(resolution=24, wavenumber=12.0),
+        ConvectionDiffusion(resolution=24, diffusion=0.05),
+    ],
+    ids=["darcy", "helmholtz", "convection"],
+)
+def test_every_applicable_backend_matches_the_direct_solution(problem):
+    system = problem.assemble(problem.sample(np.random.default_rng(0)))
+    spd = problem.symmetric and problem.definite
+    for name, backend in SOLVERS.items():
+        if backend.spd_only and not spd:
+            continue
+        result = make_solver(name, tolerance=1e-10).solve(system)
+        assert result.relative_residual <= 1e-10
+        assert relative(system.matrix, result.solution, system.rhs) == pytest.approx(
+            result.relative_residual
+        )
+        assert_matches_direct(system.matrix, result.solution, system.rhs, rtol=1e-6)
+
+
+def test_a_tolerance_that_cannot_be_met_in_the_limit_raises():
+    system = slowly_varying_sequence(1)[0]
+    with pytest.raises(SolveError, match="max_matvecs"):
+        make_solver("gmres", preconditioner="none", max_matvecs=20).solve(system)
+    with pytest.raises(ValueError, match="tolerance"):
+        make_solver("skr", tolerance=0.0)
+    with pytest.raises(ValueError, match="unknown solver"):
+        make_solver("bicgstab")
+
+
+def test_sorting_returns_permutations_that_shorten_the_path():
+    rng = np.random.default_rng(0)
+    features = np.cumsum(rng.standard_normal((400, 6)), axis=0)[rng.permutation(400)]
+    for method in ("greedy", "curve", "auto", "none"):
+        order = sort_order(features, method)
+        assert sorted(order.tolist()) == list(range(400))
+    random_length = path_length(features, np.arange(400))
+    assert path_length(features, greedy_order(features)) < 0.5 * random_length
+    assert path_length(features, curve_order(features, cell=50)) < 0.5 * random_length
+    with pytest.raises(ValueError, match="sort method"):
+        sort_order(features, "random")
+
+
+def test_hilbert_curve_visits_a_grid_in_unit_steps():
+    for d, bits in [(2, 4), (3, 3)]:
+        points = np.stack(np.meshgrid(*[np.arange(2**bits)] * d, indexing="ij"), -1).reshape(-1, d)
+        index = hilbert_index(points, bits)
+        assert sorted(index.tolist()) == list(range(len(points)))
+        steps = np.abs(np.diff(points[np.argsort(index)], axis=0)).sum(axis=1)
+        assert np.all(steps == 1)
