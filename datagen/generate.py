@@ -277,6 +277,10 @@ def generate(
     """
     if n < 1 or shard_size < 1:
         raise ValueError("n and shard_size must be positive")
+    if not 0 < tolerance < 1:
+        raise ValueError(f"tolerance must be in (0, 1), got {tolerance}")
+    if sort not in ("auto", "greedy", "curve", "none"):
+        raise ValueError(f"unknown sort method {sort!r}; use 'auto', 'greedy', 'curve' or 'none'")
     if on_failure not in ("raise", "skip"):
         raise ValueError(f"on_failure must be 'raise' or 'skip', got {on_failure!r}")
     index, parts = part

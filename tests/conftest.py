@@ -31,7 +31,14 @@ def darcy_dir(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("darcy17")
     datagen.generate(
-        "darcy", 96, out, resolution=17, shard_size=32, seed=7, solver="direct", workers=1,
+        "darcy",
+        96,
+        out,
+        resolution=17,
+        shard_size=32,
+        seed=7,
+        solver="direct",
+        workers=1,
         progress=False,
     )
     return out
