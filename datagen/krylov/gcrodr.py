@@ -41,16 +41,14 @@ def smallest_eigenspace(values: np.ndarray, vectors: np.ndarray, k: int) -> np.n
     return basis[:, keep]
 
 
-def _recycled_pair(
-    candidate: np.ndarray, image: np.ndarray, image_basis: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """`(U, C)` from `Y` (`(k, n)` rows) and `A Y = W F` (`image_basis` `W` rows, coefficients
-    `F = image`): `F = Q R`, `C = Qᵀ W`, `U = R⁻ᵀ Y`, dropping directions `A` (nearly) kills."""
-    q, r = np.linalg.qr(image)
+def _recycled_coefficients(p: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The new recycled pair in coefficients: with `Y = V̂ P` and `A V̂ = Ŵ G`, factor `G P = Q R`;
+    then `U = Y R⁻¹ = V̂ (P R⁻¹)` and `C = Ŵ Q`. Returns the small `(P R⁻¹, Q)`, dropping
+    directions that `A` (nearly) kills, so the long vectors are formed by one product each."""
+    q, r = np.linalg.qr(g @ p)
     keep = np.abs(np.diag(r)) > 1e-12 * np.abs(r).max()
     q, r = q[:, keep], r[np.ix_(keep, keep)]
-    u = sla.solve_triangular(r, candidate[keep], trans="T")
-    return np.ascontiguousarray(u), np.ascontiguousarray(q.T @ image_basis)
+    return sla.solve_triangular(r, p[:, keep].T, trans="T").T, q
 
 
 class GCRODR:
@@ -100,7 +98,8 @@ class GCRODR:
             values, vectors = sla.eig(square)
             p = smallest_eigenspace(values, vectors, self.recycle)
             if p.shape[1]:
-                self.recycled, self._deflation = _recycled_pair(p.T @ basis[:-1], h @ p, basis)
+                m, q = _recycled_coefficients(p, h)
+                self.recycled, self._deflation = m.T @ basis[:-1], q.T @ basis
         return cycle
 
     def _deflated_cycle(self, apply, r, y, target, budget):
@@ -115,24 +114,21 @@ class GCRODR:
         along_c = c @ r
         y += u.T @ (along_c - b @ z) + basis[:-1].T @ z
         r -= c.T @ along_c + basis.T @ (h @ z)
-        # The cycle's space V̂ = [U D, V_j] with A V̂ = Ŵ G, Ŵ = [C, V_{j+1}].
+        # The cycle's space V̂ = [U D, V_j] with A V̂ = Ŵ G, Ŵ = [C, V_{j+1}] = `cycle.rows`.
         scale = 1.0 / np.linalg.norm(u, axis=1)
-        scaled = u * scale[:, None]
         g = np.zeros((k + j + 1, k + j))
         g[:k, :k] = np.diag(scale)
         g[:k, k:] = b
         g[k:, k:] = h
         inner = np.zeros_like(g)  # Ŵᵀ V̂
-        inner[:k, :k] = c @ scaled.T
-        inner[k:, :k] = basis @ scaled.T
+        inner[:, :k] = (cycle.rows @ u.T) * scale
         inner[k : k + j, k:] = np.eye(j)
         values, vectors = sla.eig(g.T @ g, g.T @ inner)
         p = smallest_eigenspace(values, vectors, self.recycle)
         if p.shape[1]:
-            candidate = p[:k].T @ scaled + p[k:].T @ basis[:-1]
-            self.recycled, self._deflation = _recycled_pair(
-                candidate, g @ p, np.concatenate([c, basis])
-            )
+            m, q = _recycled_coefficients(p, g)
+            self.recycled = (m[:k] * scale[:, None]).T @ u + m[k:].T @ basis[:-1]
+            self._deflation = q.T @ cycle.rows
         return cycle
 
     def solve(
