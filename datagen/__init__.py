@@ -3,8 +3,19 @@
 Stands alone: it imports neither `jaxsciml` nor `solvers`.
 """
 
-from datagen import fields as fields, format as format, problems as problems
+from datagen import fields as fields, format as format, krylov as krylov, problems as problems
 from datagen.format import DatasetFileError as DatasetFileError
 from datagen.generate import GenerationReport as GenerationReport, generate as generate
-from datagen.linear_solvers import SolveError as SolveError
-from datagen.problems import Darcy as Darcy
+from datagen.linear_solvers import (
+    SOLVERS as SOLVERS,
+    SolveError as SolveError,
+    make_solver as make_solver,
+)
+from datagen.problems import (
+    PROBLEMS as PROBLEMS,
+    ConvectionDiffusion as ConvectionDiffusion,
+    Darcy as Darcy,
+    Heat as Heat,
+    Helmholtz as Helmholtz,
+    Poisson as Poisson,
+)

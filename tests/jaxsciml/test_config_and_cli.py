@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from datagen.format import read_header
 from jaxsciml import cli, config as jconfig
 from jaxsciml.config import ConfigError
 
@@ -108,3 +109,17 @@ def test_shipped_configurations_parse():
     for path in (Path(__file__).parents[2] / "configs").glob("*.toml"):
         config = jconfig.load(path)
         assert config.model.name == "fno"
+
+
+def test_cli_datagen_passes_solver_problem_and_part_options(tmp_path, capsys):
+    out = tmp_path / "h"
+    arguments = ["datagen", "helmholtz", "--n", "4", "--resolution", "25", "--out", str(out)]
+    arguments += ["--solver", "skr", "--preconditioner", "jacobi", "--option", "contrast=0.3"]
+    arguments += ["--shard-size", "2", "--shard", "1", "--num-shards", "2", "--workers", "1"]
+    assert cli.main(arguments) == 0
+    printed = capsys.readouterr().out
+    assert "2 samples" in printed and "(skr)" in printed
+    (only,) = sorted(out.glob("shard-*.h5"))  # this machine's share: shard 1 of 2
+    assert only.name == "shard-00001.h5"
+    header = read_header(only)
+    assert header.provenance.parameters["contrast"] == 0.3 and header.provenance.solver == "skr"
