@@ -30,9 +30,9 @@ import platform
 import signal
 import sys
 import time
-from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
+from common import package_versions
 from threadpoolctl import threadpool_limits
 
 from datagen.auto import race
@@ -210,16 +210,6 @@ def print_row(result: dict) -> None:
         print(f"  auto: chose {auto['choice']} (not in this table)")
 
 
-def versions() -> dict:
-    found = {}
-    for name in ("numpy", "scipy", "pyamg", "jaxsciml"):
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            found[name] = "not installed"
-    return found
-
-
 def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
@@ -241,7 +231,8 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     print("command: python " + " ".join(sys.argv))
     machine = platform.processor() or platform.machine()
-    print(f"machine: {machine}, {os.cpu_count()} CPUs; {versions()}")
+    versions = package_versions(("numpy", "scipy", "pyamg", "jaxsciml"))
+    print(f"machine: {machine}, {os.cpu_count()} CPUs; {versions}")
     budget = args.budget or (10.0 if args.quick else 60.0)
     print(
         f"tolerance {args.tolerance}, Krylov preconditioners {args.preconditioners}, budget "

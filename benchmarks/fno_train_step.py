@@ -23,13 +23,13 @@ import os
 import platform
 import sys
 import time
-from importlib.metadata import PackageNotFoundError, version
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from common import package_versions
 
 import jaxsciml as jsm
 from jaxsciml import parallel
@@ -40,16 +40,6 @@ from jaxsciml.train.step import split_model
 
 
 WIDTH, DEPTH, MODES, PROJECTION = 32, 4, 12, 128
-
-
-def package_versions(names):
-    found = {}
-    for name in names:
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            found[name] = "not installed"
-    return found
 
 
 def timed(run, repetitions):

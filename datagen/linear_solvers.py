@@ -231,15 +231,27 @@ class SKRSolver(GCRODRSolver):
 
 
 class _ScipyKrylov(_Preconditioned):
-    """A SciPy Krylov method on `A` with `M⁻¹` as a `LinearOperator`."""
+    """A SciPy Krylov method on `A` with `M⁻¹` as a `LinearOperator`; subclasses give `_method`."""
 
-    def _operators(self, matrix_apply, n):
-        inverse = self._apply_inverse
-        shape = (n, n)
-        return (
-            spla.LinearOperator(shape, matvec=matrix_apply, dtype=np.float64),
-            spla.LinearOperator(shape, matvec=inverse, dtype=np.float64),
+    def _method(self, operator, residual, budget, **common):
+        """Call the SciPy solver with `common` (target, preconditioner, iteration callback)."""
+        raise NotImplementedError
+
+    def _iterate(self, matrix_apply, residual, target, budget, same_operator):
+        shape = (residual.shape[0],) * 2
+        operator = spla.LinearOperator(shape, matvec=matrix_apply, dtype=np.float64)
+        inverse = spla.LinearOperator(shape, matvec=self._apply_inverse, dtype=np.float64)
+        steps = [0]
+        dx, _ = self._method(
+            operator,
+            residual,
+            budget,
+            rtol=0.0,
+            atol=target,
+            M=inverse,
+            callback=lambda _: steps.__setitem__(0, steps[0] + 1),
         )
+        return dx, steps[0]
 
 
 class GCROTMKSolver(_ScipyKrylov):
@@ -254,21 +266,9 @@ class GCROTMKSolver(_ScipyKrylov):
     def settings(self) -> dict:
         return {**super().settings(), "m": self.m, "k": self.k}
 
-    def _iterate(self, matrix_apply, residual, target, budget, same_operator):
-        operator, inverse = self._operators(matrix_apply, residual.shape[0])
-        steps = [0]
-        dx, _ = spla.gcrotmk(
-            operator,
-            residual,
-            rtol=0.0,
-            atol=target,
-            M=inverse,
-            m=self.m,
-            k=self.k,
-            maxiter=max(1, budget // self.m),
-            callback=lambda _: steps.__setitem__(0, steps[0] + 1),
-        )
-        return dx, steps[0]
+    def _method(self, operator, residual, budget, **common):
+        maxiter = max(1, budget // self.m)  # gcrotmk counts outer cycles of about m matvecs
+        return spla.gcrotmk(operator, residual, m=self.m, k=self.k, maxiter=maxiter, **common)
 
 
 class AMGCGSolver(_ScipyKrylov):
@@ -281,19 +281,8 @@ class AMGCGSolver(_ScipyKrylov):
     def __init__(self, tolerance=1e-8, max_matvecs=10_000, preconditioner="amg"):
         super().__init__(tolerance, max_matvecs, preconditioner)
 
-    def _iterate(self, matrix_apply, residual, target, budget, same_operator):
-        operator, inverse = self._operators(matrix_apply, residual.shape[0])
-        steps = [0]
-        dx, _ = spla.cg(
-            operator,
-            residual,
-            rtol=0.0,
-            atol=target,
-            M=inverse,
-            maxiter=budget,
-            callback=lambda _: steps.__setitem__(0, steps[0] + 1),
-        )
-        return dx, steps[0]
+    def _method(self, operator, residual, budget, **common):
+        return spla.cg(operator, residual, maxiter=budget, **common)
 
 
 SOLVERS: dict[str, type[Backend]] = {
