@@ -150,7 +150,7 @@ def run_row(row: Row, preconditioners, tolerance, seed, with_auto, budget) -> di
         print(f"\n{row.name}: interrupted; the table holds the systems solved so far")
     elif with_auto:
         start = time.perf_counter()
-        entries = race(problem, thetas[:3], tolerance, num_samples=samples)
+        entries = race(problem, thetas[:2], tolerance, num_samples=samples)
         overhead = time.perf_counter() - start
         label = entries[0].name
         if entries[0].options:

@@ -5,9 +5,9 @@ machine, so `auto` measures rather than guesses: each candidate that applies to 
 the same first systems of the sorted sequence. The most promising candidate runs first, in this
 process; every other one runs in a fresh process that is killed once it has run longer than `slack`
 times the best total so far (a slow direct factorization cannot hold the race up). Starting a
-process costs about a second, so when the first candidate would finish the whole run in less than
-the race would cost, the race stops there. The fastest total wins; the race table is kept with the
-dataset.
+process costs about a second, so when starting the remaining candidates would cost more than a
+tenth of what the first candidate needs for the whole run, the race stops there. The fastest total
+wins; the race table is kept with the dataset.
 """
 
 import dataclasses
@@ -22,6 +22,7 @@ from datagen.linear_solvers import make_solver
 
 START_UP_SECONDS = 120.0  # how long a race process may take to start (import NumPy, SciPy)
 PROCESS_SECONDS = 1.0  # about what starting one race process costs
+RACE_SHARE = 0.1  # the largest share of the run's projected time the race may add
 
 
 def candidates(problem) -> list[tuple[str, dict]]:
@@ -102,7 +103,7 @@ def _in_subprocess(problem, thetas, name, options, tolerance, limit) -> tuple[st
 
 
 def race(
-    problem, thetas, tolerance: float, *, num_samples: int, slack: float = 1.5
+    problem, thetas, tolerance: float, *, num_samples: int, slack: float = 1.25
 ) -> list[RaceEntry]:
     """Run the candidates of `problem` on the systems `thetas`, for a run of `num_samples`
     samples. Returns the entries, fastest first; raises if no candidate solved them."""
@@ -122,7 +123,7 @@ def race(
         entries.append(RaceEntry(name, options, seconds, matvecs))
         best = seconds if best is None else min(best, seconds)
         projected = best / len(thetas) * num_samples
-        if remaining and projected < PROCESS_SECONDS * len(remaining):
+        if remaining and RACE_SHARE * projected < PROCESS_SECONDS * len(remaining):
             note = f"not raced: {entries[-1].name} finishes the run in about {projected:.1f} s"
             entries += [RaceEntry(n, o, None, None, note) for n, o in remaining]
             break

@@ -250,7 +250,7 @@ def generate(
     workers: int | None = None,
     part: tuple[int, int] = (0, 1),
     on_failure: str = "raise",
-    race_samples: int = 3,
+    race_samples: int = 2,
     progress: bool = True,
     **problem_options,
 ) -> GenerationReport:

@@ -88,7 +88,10 @@ class ArraySource(AbstractSource):
 class ShardedSource(AbstractSource):
     """A dataset in the `datagen.format` layout: one shard file or a directory of shards.
 
-    Files are opened on first read and kept open; only the samples asked for are read.
+    Samples are presented in the order of their numbers (`sample_numbers`, from each shard's
+    `sample_index`), whichever shard holds them: a generator that solved them in a sorted order
+    gives the same dataset as one that did not. Samples whose solve failed are absent. Files are
+    opened on first read and kept open; only the samples asked for are read.
     """
 
     def __init__(self, path: str | os.PathLike):
