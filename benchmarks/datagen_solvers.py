@@ -175,15 +175,15 @@ def print_row(result: dict) -> None:
         for label, e in backends.items()
         if e["done"] and not e["failed"]
     }
-    fastest = min(per_system.values())
+    fastest = min(per_system.values(), default=float("nan"))
     print(f"\n{result['row']}: {result['unknowns']} unknowns, {result['systems']} systems")
     print(
         f"  {'backend':14s} {'ms/system':>10s} {'x fastest':>9s} {'systems':>8s} "
         f"{'matvecs/system':>14s} {'worst res':>9s}"
     )
     for label, e in backends.items():
-        if e["failed"]:
-            print(f"  {label:14s} failed: {e['failed'][:90]}")
+        if e["failed"] or not e["done"]:
+            print(f"  {label:14s} " + (f"failed: {e['failed'][:90]}" if e["failed"] else "not run"))
             continue
         print(
             f"  {label:14s} {1e3 * per_system[label]:10.1f} {per_system[label] / fastest:9.2f} "
