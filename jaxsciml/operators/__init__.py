@@ -1,3 +1,4 @@
 """Neural operators, one module per family."""
 
+from jaxsciml.operators.deeponet import DeepONet as DeepONet, MultiONet as MultiONet
 from jaxsciml.operators.fno import FNO as FNO, FourierLayer as FourierLayer

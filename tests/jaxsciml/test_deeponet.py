@@ -1,0 +1,123 @@
+"""DeepONet and MultiONet: shapes, separable evaluation, the l = 1 case, gradients, errors."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxsciml as jsm
+
+
+@pytest.fixture
+def multionet(getkey):
+    model = jsm.MultiONet(
+        12, 2, [16, 16, 16, 16], [16, 16, 16, 16], num_outputs=3, out_channels=2, key=getkey()
+    )
+    # the reference initialises w to 0; random w exercises every layer's contribution
+    return eqx.tree_at(lambda m: m.weights, model, jax.random.normal(getkey(), (3,)))
+
+
+def test_shapes_jit_and_vmap_agree(multionet, getkey):
+    sensors = jax.random.normal(getkey(), (5, 12))
+    points = jax.random.uniform(getkey(), (7, 2))
+    batched = eqx.filter_jit(lambda m, u, y: m.evaluate(u, y))(multionet, sensors, points)
+    assert batched.shape == (5, 7, 2)
+    one_by_one = jax.vmap(multionet, in_axes=(0, None))(sensors, points)
+    np.testing.assert_allclose(batched, one_by_one, rtol=1e-5, atol=1e-6)
+    own_points = jnp.broadcast_to(points, (5, 7, 2))
+    np.testing.assert_allclose(
+        multionet.evaluate(sensors, own_points), batched, rtol=1e-5, atol=1e-6
+    )
+
+
+def test_separable_evaluation_equals_every_pair_evaluated_alone(multionet, getkey):
+    sensors = jax.random.normal(getkey(), (3, 12))
+    points = jax.random.uniform(getkey(), (4, 2))
+    grid = multionet.evaluate(sensors, points)
+    for b in range(3):
+        for p in range(4):
+            alone = multionet(sensors[b], points[p : p + 1])[0]
+            np.testing.assert_allclose(grid[b, p], alone, rtol=1e-5, atol=1e-6)
+
+
+def test_multionet_with_one_output_layer_is_deeponet(getkey):
+    deeponet = jsm.DeepONet(10, 1, [20, 20], [20, 20], key=getkey())
+    multionet = jsm.MultiONet(
+        10,
+        1,
+        [20, 20],
+        [20, 20],
+        num_outputs=1,
+        activation=jax.nn.relu,
+        linear_branch_output=True,
+        key=getkey(),
+    )
+    multionet = eqx.tree_at(
+        lambda m: (m.branch, m.trunk, m.weights),
+        multionet,
+        (deeponet.branch, deeponet.trunk, jnp.ones(1)),
+    )
+    sensors = jax.random.normal(getkey(), (4, 10))
+    points = jax.random.uniform(getkey(), (6, 1))
+    np.testing.assert_allclose(
+        multionet.evaluate(sensors, points), deeponet.evaluate(sensors, points), rtol=1e-6
+    )
+    # and DeepONet is the textbook formula: linear branch output · activated trunk output + b0
+    b = deeponet.branch[1](jax.nn.relu(deeponet.branch[0](sensors[0])))
+    t = jax.nn.relu(deeponet.trunk[1](jax.nn.relu(deeponet.trunk[0](points[0]))))
+    np.testing.assert_allclose(deeponet(sensors[0], points[:1])[0, 0], b @ t, rtol=1e-5)
+
+
+def test_output_is_the_weighted_mean_of_the_last_l_inner_products(multionet, getkey):
+    """G(u)(y) = (1/l) Σ_k w_k ⟨a_k(u), x_k(y)⟩ + b over the last l layers, per channel group."""
+    sensors = jax.random.normal(getkey(), (12,))
+    point = jax.random.uniform(getkey(), (2,))
+
+    def activations(layers, z):
+        out = []
+        for layer in layers:
+            z = jnp.tanh(layer(z))
+            out.append(z)
+        return out
+
+    branch, trunk = activations(multionet.branch, sensors), activations(multionet.trunk, point)
+    expected = multionet.bias
+    for w, a, x in zip(multionet.weights, branch[-3:], trunk[-3:]):
+        expected = expected + w * (a.reshape(2, 8) * x.reshape(2, 8)).sum(axis=1) / 3
+    np.testing.assert_allclose(multionet(sensors, point[None])[0], expected, rtol=1e-5, atol=1e-6)
+
+
+def test_gradients_match_finite_differences(getkey):
+    with jax.enable_x64(True):
+        model = jsm.MultiONet(6, 2, [8, 8, 8], [8, 8, 8], num_outputs=2, key=jax.random.key(3))
+        model = jax.tree.map(lambda x: x.astype(jnp.float64) if eqx.is_array(x) else x, model)
+        model = eqx.tree_at(lambda m: m.weights, model, jnp.array([0.7, -1.3]))
+        sensors = jax.random.normal(jax.random.key(4), (3, 6), dtype=jnp.float64)
+        points = jax.random.uniform(jax.random.key(5), (5, 2), dtype=jnp.float64)
+        loss = lambda m: jnp.sum(jnp.sin(m.evaluate(sensors, points)))
+        grads = eqx.filter_grad(loss)(model)
+        for path in (lambda m: m.weights, lambda m: m.branch[0].weight, lambda m: m.trunk[2].bias):
+            leaf, grad = path(model), path(grads)
+            direction = jax.random.normal(jax.random.key(6), leaf.shape, dtype=jnp.float64)
+            eps = 1e-6
+            plus = loss(eqx.tree_at(path, model, leaf + eps * direction))
+            minus = loss(eqx.tree_at(path, model, leaf - eps * direction))
+            np.testing.assert_allclose(
+                (plus - minus) / (2 * eps), jnp.sum(grad * direction), rtol=1e-6, atol=1e-9
+            )
+
+
+def test_bad_input_is_named(multionet):
+    with pytest.raises(ValueError, match="sensor values"):
+        multionet.evaluate(jnp.ones((2, 11)), jnp.ones((3, 2)))
+    with pytest.raises(ValueError, match="query points"):
+        multionet.evaluate(jnp.ones((2, 12)), jnp.ones((3, 3)))
+    with pytest.raises(ValueError, match="empty"):
+        multionet(jnp.ones(12), jnp.ones((0, 2)))
+    with pytest.raises(ValueError, match="sets of query points"):
+        multionet.evaluate(jnp.ones((2, 12)), jnp.ones((3, 4, 2)))
+    with pytest.raises(ValueError, match="divisible"):
+        jsm.MultiONet(4, 1, [6, 6], [6, 6], out_channels=4, key=jax.random.key(0))
+    with pytest.raises(ValueError, match="num_outputs"):
+        jsm.MultiONet(4, 1, [6, 6], [6, 6], num_outputs=3, key=jax.random.key(0))
