@@ -25,7 +25,14 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from datagen.auto import RaceEntry, race
-from datagen.format import DatasetFileError, Provenance, read_header, shard_name, write_shard
+from datagen.format import (
+    DatasetFileError,
+    Provenance,
+    ShardHeader,
+    read_header,
+    shard_name,
+    write_shard,
+)
 from datagen.krylov.sorting import sort_order
 from datagen.linear_solvers import SOLVERS, SolveError, make_solver
 from datagen.problems import LinearProblem, make_problem
@@ -179,14 +186,15 @@ def solve_shard(job: ShardJob, progress=None) -> ShardOutcome:
     )
 
 
-def _finished(job: ShardJob) -> bool:
-    """Whether `job.path` is a finished shard of this very run (so a rerun can skip it)."""
+def _finished(job: ShardJob) -> ShardHeader | None:
+    """The header of `job.path` if it is a finished shard of this very run (so a rerun can skip
+    it), else `None`."""
     if not job.path.exists():
-        return False
+        return None
     try:
         header = read_header(job.path)
     except DatasetFileError:
-        return False  # truncated or foreign: regenerate it
+        return None  # truncated or foreign: regenerate it
     if header.provenance != job.provenance:
         raise DatasetFileError(
             f"{job.path} belongs to a different dataset ({header.provenance}); write to a new "
@@ -199,7 +207,7 @@ def _finished(job: ShardJob) -> bool:
             "regenerate."
         )
     held = set(header.sample_index.tolist()) | set(header.failed_samples)
-    return header.shard_index == job.shard_index and held == set(job.indices)
+    return header if header.shard_index == job.shard_index and held == set(job.indices) else None
 
 
 def _run(jobs: list[ShardJob], workers: int, bar: tqdm) -> list[ShardOutcome]:
@@ -313,7 +321,7 @@ def generate(
             out / ".order.json", key, lambda: solve_order(problem, n, seed, sort, progress).tolist()
         )
     num_shards = math.ceil(n / shard_size)
-    jobs, skipped = [], 0
+    jobs, skipped, samples_skipped = [], 0, 0
     for shard in range(index, num_shards, parts):
         job = ShardJob(
             problem,
@@ -330,8 +338,10 @@ def generate(
             provenance,
             on_failure,
         )
-        if _finished(job):
+        header = _finished(job)
+        if header is not None:
             skipped += 1
+            samples_skipped += header.num_samples
         else:
             jobs.append(job)
     entries = ()
@@ -355,12 +365,7 @@ def generate(
         outcomes = _run(jobs, workers, bar)
     return GenerationReport(
         directory=out,
-        num_samples=sum(o.stored for o in outcomes)
-        + sum(
-            read_header(out / shard_name(s)).num_samples
-            for s in range(index, num_shards, parts)
-            if s not in {job.shard_index for job in jobs}
-        ),
+        num_samples=sum(o.stored for o in outcomes) + samples_skipped,
         shards_written=len(outcomes),
         shards_skipped=skipped,
         seconds=time.perf_counter() - start,

@@ -21,7 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from datagen.krylov import GCRODR, gmres, make_preconditioner
+from datagen.krylov import GCRODR, PRECONDITIONERS, gmres, make_preconditioner
 from datagen.problems.base import LinearSystem
 
 
@@ -134,7 +134,10 @@ class _Preconditioned(Backend):
 
     def __init__(self, tolerance=1e-8, max_matvecs=10_000, preconditioner: str = "ilu"):
         super().__init__(tolerance, max_matvecs)
-        make_preconditioner(preconditioner, sp.identity(1, format="csr"))  # validates the name
+        if preconditioner not in PRECONDITIONERS:
+            raise ValueError(
+                f"unknown preconditioner {preconditioner!r}; available: {list(PRECONDITIONERS)}"
+            )
         self.preconditioner = preconditioner
 
     def settings(self) -> dict:

@@ -108,6 +108,24 @@ class GridProblem:
         return np.ascontiguousarray(picked.reshape(-1), np.float64)
 
 
+@dataclasses.dataclass(frozen=True)
+class CoefficientAndField(GridProblem):
+    """Base of the families whose parameters are a log-normal coefficient and a second field:
+    `θ = (a, g₂)` `(2, *spatial)` with `a = exp(contrast · g₁)`, `g₁, g₂` independent Gaussian
+    random fields. `contrast` (non-negative) scales the standard deviation of `log a`."""
+
+    contrast: float = 0.5
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.contrast < 0:
+            raise ValueError(f"contrast must be non-negative, got {self.contrast}")
+
+    def sample(self, rng: np.random.Generator) -> np.ndarray:
+        a = np.exp(self.contrast * self.random_field(rng))
+        return np.stack([a, self.random_field(rng)])
+
+
 class StationaryProblem(GridProblem):
     """A family solved by one linear system per sample: subclasses give `assemble`; the stored
     pair is the parameter fields `θ` and the solution `u` (`(1, *spatial)`, zero on the

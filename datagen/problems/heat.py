@@ -12,12 +12,12 @@ from typing import ClassVar
 import numpy as np
 import scipy.sparse as sp
 
-from datagen.problems.base import GridProblem, LinearSystem, Solved
+from datagen.problems.base import CoefficientAndField, LinearSystem, Solved
 from datagen.problems.discretize import diffusion_matrix, embed_interior, interior
 
 
 @dataclasses.dataclass(frozen=True)
-class Heat(GridProblem):
+class Heat(CoefficientAndField):
     """Inputs `(2, *spatial)`: `a = exp(contrast · g₁)` and `u₀ = g₂`; outputs `(steps, *spatial)`:
     `u` after each time step.
 
@@ -28,7 +28,6 @@ class Heat(GridProblem):
     steps: int = 10
     time_step: float = 0.005
     theta: float = 1.0
-    contrast: float = 0.5
     name: ClassVar[str] = "heat"
     symmetric: ClassVar[bool] = True
     definite: ClassVar[bool] = True
@@ -39,12 +38,6 @@ class Heat(GridProblem):
             raise ValueError("steps must be positive and time_step positive")
         if not 0.5 <= self.theta <= 1:
             raise ValueError(f"theta must be in [1/2, 1] for stability, got {self.theta}")
-        if self.contrast < 0:
-            raise ValueError(f"contrast must be non-negative, got {self.contrast}")
-
-    def sample(self, rng: np.random.Generator) -> np.ndarray:
-        a = np.exp(self.contrast * self.random_field(rng))
-        return np.stack([a, self.random_field(rng)])
 
     def solve(self, theta: np.ndarray, solver) -> Solved:
         stiffness = diffusion_matrix(theta[0])

@@ -11,29 +11,28 @@ from typing import ClassVar
 import numpy as np
 import scipy.sparse as sp
 
-from datagen.problems.base import LinearSystem, StationaryProblem
+from datagen.problems.base import CoefficientAndField, LinearSystem, StationaryProblem
 from datagen.problems.discretize import diffusion_matrix, interior
 
 
 @dataclasses.dataclass(frozen=True)
-class Helmholtz(StationaryProblem):
+class Helmholtz(CoefficientAndField, StationaryProblem):
     """Inputs `(2, *spatial)`: `a`, `f`; outputs `(1, *spatial)`: `u`.
 
     **Fields** (besides those of `GridProblem`): `wavenumber` `k` (the default 20 makes the matrix
-    indefinite; keep at least 10 grid points per wavelength, `2π / (k h) ≥ 10`), and `contrast` of
-    `log a`.
+    indefinite; fewer than 6 grid points per wavelength, `2π / (k h) < 6`, is refused and 10 or
+    more are advisable), and `contrast` of `log a`.
     """
 
     wavenumber: float = 20.0
-    contrast: float = 0.5
     name: ClassVar[str] = "helmholtz"
     symmetric: ClassVar[bool] = True
     definite: ClassVar[bool] = False
 
     def __post_init__(self):
         super().__post_init__()
-        if self.wavenumber < 0 or self.contrast < 0:
-            raise ValueError("wavenumber and contrast must be non-negative")
+        if self.wavenumber < 0:
+            raise ValueError(f"wavenumber must be non-negative, got {self.wavenumber}")
         points_per_wavelength = 2 * np.pi * (self.resolution - 1) / max(self.wavenumber, 1e-300)
         if points_per_wavelength < 6:
             raise ValueError(
@@ -41,10 +40,6 @@ class Helmholtz(StationaryProblem):
                 f"wavelength at k={self.wavenumber}; use at least "
                 f"{int(np.ceil(6 * self.wavenumber / (2 * np.pi))) + 1} points per axis."
             )
-
-    def sample(self, rng: np.random.Generator) -> np.ndarray:
-        a = np.exp(self.contrast * self.random_field(rng))
-        return np.stack([a, self.random_field(rng)])
 
     def assemble(self, theta: np.ndarray) -> LinearSystem:
         stiffness = diffusion_matrix(theta[0])

@@ -9,12 +9,12 @@ from typing import ClassVar
 
 import numpy as np
 
-from datagen.problems.base import LinearSystem, StationaryProblem
+from datagen.problems.base import CoefficientAndField, LinearSystem, StationaryProblem
 from datagen.problems.discretize import diffusion_matrix, interior
 
 
 @dataclasses.dataclass(frozen=True)
-class Poisson(StationaryProblem):
+class Poisson(CoefficientAndField, StationaryProblem):
     """Inputs `(2, *spatial)`: `a`, `f`; outputs `(1, *spatial)`: `u`.
 
     **Fields** (besides those of `GridProblem`): `contrast`, the standard-deviation scale of
@@ -25,15 +25,6 @@ class Poisson(StationaryProblem):
     name: ClassVar[str] = "poisson"
     symmetric: ClassVar[bool] = True
     definite: ClassVar[bool] = True
-
-    def __post_init__(self):
-        super().__post_init__()
-        if self.contrast < 0:
-            raise ValueError(f"contrast must be non-negative, got {self.contrast}")
-
-    def sample(self, rng: np.random.Generator) -> np.ndarray:
-        a = np.exp(self.contrast * self.random_field(rng))
-        return np.stack([a, self.random_field(rng)])
 
     def assemble(self, theta: np.ndarray) -> LinearSystem:
         return LinearSystem(diffusion_matrix(theta[0]), interior(theta[1]))
