@@ -69,7 +69,9 @@ def global_batch(local_rows, mesh: Mesh):
 
     `local_rows` is a pytree of NumPy arrays holding rows
     `[p*b/P, (p+1)*b/P)` of the global batch of `b` rows on process `p` of `P` (all of it on one
-    process), as `Dataset.batches(part=(p, P))` yields them.
+    process), as `Dataset.batches(part=(p, P))` yields them. Fields that a batch type names in
+    its `SHARED` attribute (the query points of a `jaxsciml.data.PointBatch`) have no batch axis:
+    every process holds all of them, and they are replicated.
     """
     sharding = batch_sharding(mesh)
     processes = jax.process_count()
@@ -78,7 +80,18 @@ def global_batch(local_rows, mesh: Mesh):
         global_shape = (rows.shape[0] * processes, *rows.shape[1:])
         return jax.make_array_from_process_local_data(sharding, rows, global_shape)
 
-    return jax.tree.map(build, local_rows)
+    shared = getattr(type(local_rows), "SHARED", ())
+    if not shared:
+        return jax.tree.map(build, local_rows)
+    everywhere = replicated(mesh)
+    return local_rows._replace(
+        **{
+            field: jax.make_array_from_process_local_data(everywhere, value, value.shape)
+            if field in shared
+            else build(value)
+            for field, value in zip(local_rows._fields, local_rows)
+        }
+    )
 
 
 def replicate(tree, mesh: Mesh):

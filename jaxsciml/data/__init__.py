@@ -1,4 +1,5 @@
-"""Datasets of function pairs on grids: the generator's HDF5 shards, arrays, FNO .mat files."""
+"""Datasets of function pairs on grids (the generator's HDF5 shards, arrays, FNO .mat files),
+and their sensor-and-query-point view for DeepONet-type models."""
 
 from datagen.format import DatasetFileError as DatasetFileError
 from jaxsciml.data.dataset import (
@@ -13,6 +14,11 @@ from jaxsciml.data.normalize import (
     GaussianNormalizer as GaussianNormalizer,
     Normalized as Normalized,
     with_normalizers as with_normalizers,
+)
+from jaxsciml.data.points import (
+    PointBatch as PointBatch,
+    PointDataset as PointDataset,
+    grid_points as grid_points,
 )
 from jaxsciml.data.sources import (
     AbstractSource as AbstractSource,

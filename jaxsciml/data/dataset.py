@@ -9,16 +9,29 @@ import numpy as np
 
 from datagen.format import DatasetFileError
 from jaxsciml.data.sources import AbstractSource, ArraySource, FNOMatSource, ShardedSource
+from jaxsciml.nn.base import apply_batch
 
 
 class Batch(NamedTuple):
     """A batch of pairs: `inputs` `(b, c_in, *spatial)` and `outputs` `(b, c_out, *spatial)`.
 
     Indexing a `Dataset` with one integer gives a `Batch` of single samples (no batch axis).
+    Every batch type offers `predict(model)` and `target`, so that one loss or metric serves
+    every data form (grids here, sensors and query points in `PointBatch`).
     """
 
     inputs: np.ndarray
     outputs: np.ndarray
+
+    SHARED = ()  # fields without a batch axis (see `jaxsciml.data.PointBatch`)
+
+    def predict(self, model):
+        """The model's outputs for `inputs`, through `jaxsciml.nn.apply_batch`."""
+        return apply_batch(model, self.inputs)
+
+    @property
+    def target(self):
+        return self.outputs
 
 
 def epoch_permutation(num_samples: int, seed: int, epoch: int) -> np.ndarray:

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 
 def glorot_normal_linear(in_size: int, out_size: int, key: PRNGKeyArray) -> eqx.nn.Linear:
@@ -46,7 +46,8 @@ class MultiONet(eqx.Module):
 
     - `sensors`: `m`, the number of sensor values of the input function (the branch input).
     - `coordinates`: `d`, the dimension of a query point (the trunk input).
-    - `branch_widths`, `trunk_widths`: the widths of every layer after the input, same length;
+    - `branch_widths`, `trunk_widths`: the widths of every layer after the input (the paper
+      matches the depths; only the last `num_outputs` layers need to pair up);
       the last `num_outputs` widths must agree between branch and trunk and be divisible by
       `out_channels`.
     - `num_outputs`: `l`, how many final layers contribute an inner product.
@@ -78,10 +79,11 @@ class MultiONet(eqx.Module):
         linear_branch_output: bool = False,
         key: PRNGKeyArray,
     ):
-        if len(branch_widths) != len(trunk_widths) or not branch_widths:
-            raise ValueError("branch and trunk need the same, non-zero number of layers")
-        if not 1 <= num_outputs <= len(branch_widths):
-            raise ValueError(f"num_outputs must be in 1..{len(branch_widths)}, got {num_outputs}")
+        depth = min(len(branch_widths), len(trunk_widths))
+        if not 1 <= num_outputs <= depth:
+            raise ValueError(
+                f"num_outputs must be in 1..{depth} (the shallower net's depth), got {num_outputs}"
+            )
         last_b, last_t = branch_widths[-num_outputs:], trunk_widths[-num_outputs:]
         if list(last_b) != list(last_t) or any(w % out_channels for w in last_b):
             raise ValueError(
@@ -127,7 +129,7 @@ class MultiONet(eqx.Module):
         weights = jnp.ones(self.num_outputs) if self.weights is None else self.weights
         return jnp.einsum(subscripts, weights, branch, trunk) / self.num_outputs + self.bias
 
-    def _check(self, sensors: Array, points: Array, batched: bool) -> None:
+    def _check(self, sensors: ArrayLike, points: ArrayLike, batched: bool) -> None:
         if sensors.shape[-1] != self.sensors or sensors.ndim != 1 + batched:
             shape = "(batch, m)" if batched else "(m,)"
             raise ValueError(
@@ -141,13 +143,13 @@ class MultiONet(eqx.Module):
         if points.shape[-2] == 0:
             raise ValueError("the set of query points is empty")
 
-    def __call__(self, sensors: Float[Array, "..."], points: Float[Array, "..."]) -> Array:
+    def __call__(self, sensors: Float[ArrayLike, "..."], points: Float[ArrayLike, "..."]) -> Array:
         """One input function, sensor values `(m,)`, at `points` `(P, d)`: `(P, out_channels)`."""
         self._check(sensors, points, batched=False)
         trunk = jax.vmap(self.trunk_features)(points)
         return self._combine(self.branch_features(sensors), trunk, "l,lcq,plcq->pc")
 
-    def evaluate(self, sensors: Float[Array, "..."], points: Float[Array, "..."]) -> Array:
+    def evaluate(self, sensors: Float[ArrayLike, "..."], points: Float[ArrayLike, "..."]) -> Array:
         """A batch of functions at shared points `(P, d)` or at their own points `(B, P, d)`:
         `(B, P, out_channels)`, with the branch and the trunk each run once per input."""
         self._check(sensors, points, batched=True)

@@ -11,30 +11,44 @@ from jaxtyping import Array, Float
 
 from jaxsciml import parallel
 from jaxsciml.data.dataset import Batch, Dataset
+from jaxsciml.data.points import PointBatch, PointDataset
 from jaxsciml.losses import batch_mean, relative_l2
-from jaxsciml.nn.base import apply_batch
 
 
 Measure = Callable[[Array, Array], Array]  # (prediction, target) of one sample -> scalar
 
 
-def relative_l2_loss(model, batch: Batch, key) -> Float[Array, ""]:
+def relative_l2_loss(model, batch: Batch | PointBatch, key) -> Float[Array, ""]:
     """The default training loss: mean over the batch of each sample's relative L2 error of
-    `model(inputs)` against `outputs` (the FNO papers' loss, averaged instead of summed). The
-    batch goes through `jaxsciml.nn.apply_batch`."""
+    `batch.predict(model)` against `batch.target` (the FNO papers' loss, averaged instead of
+    summed). Grid batches go through `jaxsciml.nn.apply_batch`, point batches through
+    `model.evaluate(sensors, points)`."""
     del key
-    return batch_mean(relative_l2, apply_batch(model, batch.inputs), batch.outputs)
+    return batch_mean(relative_l2, batch.predict(model), batch.target)
 
 
 @eqx.filter_jit
-def _per_sample(model, measures: tuple[Measure, ...], inputs, outputs):
-    predictions = apply_batch(model, inputs)
-    return jnp.stack([jax.vmap(m)(predictions, outputs) for m in measures])
+def _per_sample(model, measures: tuple[Measure, ...], batch):
+    predictions = batch.predict(model)
+    return jnp.stack([jax.vmap(m)(predictions, batch.target) for m in measures])
+
+
+def _pad_rows(rows, size: int):
+    """`rows` with its batch-axis fields padded to `size` rows by repeating the last row."""
+
+    def pad(x):
+        if not x.shape[0]:
+            return np.zeros((size, *x.shape[1:]), x.dtype)
+        return np.concatenate([x, np.repeat(x[-1:], size - x.shape[0], axis=0)])
+
+    return rows._replace(
+        **{f: pad(getattr(rows, f)) for f in rows._fields if f not in type(rows).SHARED}
+    )
 
 
 def evaluate(
     model,
-    data: Dataset,
+    data: Dataset | PointDataset,
     *,
     batch_size: int = 20,
     metrics: Mapping[str, Measure] | None = None,
@@ -60,18 +74,10 @@ def evaluate(
     remaining = len(data)
     for rows in data.batches(batch_size, drop_last=False, part=part):
         valid = min(batch_size, remaining)
-        if rows.inputs.shape[0] < local:  # pad this host's rows of the last batch
-            pad = local - rows.inputs.shape[0]
-            rows = jax.tree.map(
-                lambda x: (
-                    np.concatenate([x, np.repeat(x[-1:], pad, axis=0)])
-                    if x.shape[0]
-                    else np.zeros((local, *x.shape[1:]), x.dtype)
-                ),
-                rows,
-            )
+        if len(rows.target) < local:  # pad this host's rows of the last batch
+            rows = _pad_rows(rows, local)
         batch = parallel.global_batch(rows, mesh)
-        errors = _per_sample(model, measures, batch.inputs, batch.outputs)
+        errors = _per_sample(model, measures, batch)
         errors = np.asarray(multihost_utils.process_allgather(errors, tiled=True))
         totals += errors[:, :valid].sum(axis=1)
         remaining -= valid

@@ -13,6 +13,7 @@ import optax
 
 from jaxsciml import parallel
 from jaxsciml.data.dataset import Dataset
+from jaxsciml.data.points import PointDataset
 from jaxsciml.train.checkpoint import Checkpointer, CheckpointMismatchError
 from jaxsciml.train.evaluate import Measure, evaluate, relative_l2_loss
 from jaxsciml.train.log import MetricsFile, Progress
@@ -74,13 +75,13 @@ def restore_model(
 
 def fit(
     model: eqx.Module,
-    train_data: Dataset,
+    train_data: Dataset | PointDataset,
     *,
     epochs: int,
     batch_size: int = 20,
     loss: Loss = relative_l2_loss,
     optimizer: optax.GradientTransformation | None = None,
-    eval_data: Dataset | Mapping[str, Dataset] | None = None,
+    eval_data: Dataset | PointDataset | Mapping[str, Dataset | PointDataset] | None = None,
     eval_every: int = 1,
     metrics: Mapping[str, Measure] | None = None,
     checkpoint_dir: str | os.PathLike | None = None,
@@ -110,11 +111,13 @@ def fit(
 
     - `model`: any equinox module; arrays inside `jaxsciml.nn.AbstractFrozen` modules (such as
       normalizer statistics) are kept fixed.
-    - `train_data`: a `jaxsciml.data.Dataset`.
+    - `train_data`: a `jaxsciml.data.Dataset` (grids), or a `jaxsciml.data.PointDataset` (sensor
+      values and random query points per step, for DeepONet-type models).
     - `epochs`: passes over the training data.
     - `batch_size`: samples per step, a multiple of the number of devices.
     - `loss`: `(model, batch, key) -> scalar`; the default is the mean relative L2 error of
-      `model(batch.inputs[i])` against `batch.outputs[i]`. PINN, PIG or DGNO losses fit here.
+      `batch.predict(model)` against `batch.target`, sample by sample. PINN, PIG or DGNO losses
+      fit here.
     - `optimizer`: an optax transformation; the default is `fno_adam` (Adam 1e-3, halved every
       100 epochs, weight decay 1e-4).
     - `eval_data`: a dataset or a mapping `name -> dataset` (e.g. a finer grid, for zero-shot
@@ -145,7 +148,7 @@ def fit(
     )
     if eval_data is None:
         eval_sets = {}
-    elif isinstance(eval_data, Dataset):
+    elif isinstance(eval_data, (Dataset, PointDataset)):
         eval_sets = {"eval": eval_data}
     else:
         eval_sets = dict(eval_data)

@@ -1,0 +1,187 @@
+"""Operator data in the form DeepONet-type models consume: sensor values, query points, targets.
+
+A `PointDataset` is a view on a grid `Dataset` (the generator's HDF5 shards, or arrays): the
+input function is read at fixed **sensors** (a subset of the input grid, flattened over channels
+and points) and the output function at **query points** (grid points, as coordinates). Training
+batches take a fresh random subset of `points_per_step` query points at every step, as DeepONet
+trains; the subset is shared by every function of the batch, so the trunk runs once per point
+and the model contracts branch and trunk features (the "aligned", Cartesian-product form).
+Evaluation uses every grid point.
+
+    darcy = jsm.data.load("data/darcy29")
+    train = jsm.data.PointDataset(darcy, sensors=np.s_[::2, ::2], points_per_step=200)
+    batch = next(train.batches(20, seed=0))
+    # batch.sensors (20, 225), batch.points (200, 2), batch.targets (20, 200, 1)
+"""
+
+from collections.abc import Iterator
+from typing import NamedTuple
+
+import numpy as np
+
+from jaxsciml.data.dataset import Batch, Dataset
+
+
+class PointBatch(NamedTuple):
+    """A batch of input functions at sensors and output functions at shared query points.
+
+    - `sensors`: `(b, m)`, the input functions' values at the `m` sensors.
+    - `points`: `(P, d)`, query coordinates, the same for every function of the batch.
+    - `targets`: `(b, P, c_out)`, the output functions at those points.
+    """
+
+    sensors: np.ndarray
+    points: np.ndarray
+    targets: np.ndarray
+
+    SHARED = ("points",)  # fields without a batch axis: replicated over devices, never padded
+
+    def predict(self, model):
+        """`model.evaluate(sensors, points)`: `(b, P, c_out)` for a DeepONet-type model."""
+        return model.evaluate(self.sensors, self.points)
+
+    @property
+    def target(self):
+        return self.targets
+
+
+def grid_points(grid: tuple[np.ndarray, ...]) -> np.ndarray:
+    """Every point of a tensor grid as coordinates `(n_1 * ... * n_d, d)`, C order (the last
+    axis fastest, matching `field.reshape(c, -1)`)."""
+    mesh = np.meshgrid(*grid, indexing="ij")
+    return np.stack([axis.ravel() for axis in mesh], axis=-1).astype(np.float32)
+
+
+def _query_subset(num_points: int, size: int, seed: int, epoch: int, step: int) -> np.ndarray:
+    """The grid points of one training step: a function of `(seed, epoch, step)` only, so that
+    every host draws the same subset and a resumed run draws what an uninterrupted one did."""
+    rng = np.random.default_rng([seed, epoch, step, 1])  # the trailing 1 parts it from the order
+    return np.sort(rng.choice(num_points, size, replace=False))
+
+
+class PointDataset:
+    """A grid dataset seen as sensor values, query points and targets (see the module docstring).
+
+    **Arguments:**
+
+    - `data`: a `jaxsciml.data.Dataset` (its view: split, stride and all).
+    - `sensors`: which input grid points feed the model, as an index over the spatial axes
+      (`np.s_[::2, ::2]`: every other point per axis; `np.s_[:, 0]`: the first column, for an
+      input `u(x)` stored on an `(x, t)` grid); `None` takes every point. Every input channel is
+      read there; `m = c_in * (points selected)`.
+    - `points_per_step`: query points per training step, drawn at random without replacement
+      from the output grid; `None` uses every point at every step.
+
+    It offers what `jaxsciml.fit` and `jaxsciml.evaluate` need (`len`, `batches`,
+    `num_batches`), so the spine's training loop, checkpointing and sharding apply unchanged.
+    """
+
+    def __init__(
+        self,
+        data: Dataset,
+        *,
+        sensors: tuple | slice | None = None,
+        points_per_step: int | None = None,
+    ):
+        self.data, self.sensors = data, sensors
+        self.sensor_index = (slice(None),) + _as_tuple(sensors)
+        self.query_points = grid_points(data.grid)
+        try:
+            probe = np.empty(data.input_shape, np.bool_)[self.sensor_index]
+        except IndexError as error:
+            raise ValueError(
+                f"sensors {sensors!r} do not index the input grid {data.input_shape[1:]}: {error}"
+            ) from error
+        self.num_sensors = probe.size
+        if self.num_sensors == 0:
+            raise ValueError(f"sensors {sensors!r} select no point of the grid")
+        n = len(self.query_points)
+        if points_per_step is not None and not 1 <= points_per_step <= n:
+            raise ValueError(
+                f"points_per_step must be between 1 and the {n} points of the output grid, "
+                f"got {points_per_step}"
+            )
+        self.points_per_step = points_per_step
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        per_step = self.points_per_step or len(self.query_points)
+        return (
+            f"PointDataset({len(self)} functions, {self.num_sensors} sensors, "
+            f"{len(self.query_points)} query points of dimension {self.coordinates} "
+            f"({per_step} per step), {self.data.metadata.get('path', 'in memory')})"
+        )
+
+    @property
+    def coordinates(self) -> int:
+        """`d`, the dimension of a query point."""
+        return self.query_points.shape[1]
+
+    @property
+    def out_channels(self) -> int:
+        return self.data.output_shape[0]
+
+    @property
+    def metadata(self) -> dict:
+        return self.data.metadata
+
+    def to_points(self, batch: Batch, subset: np.ndarray | None = None) -> PointBatch:
+        """A grid batch `(b, c, *spatial)` as a `PointBatch` at the query points `subset`
+        (indices into the flattened output grid; default all)."""
+        b = batch.inputs.shape[0]
+        sensors = batch.inputs[(slice(None), *self.sensor_index)].reshape(b, -1)
+        targets = batch.outputs.reshape(b, self.out_channels, -1).transpose(0, 2, 1)
+        points = self.query_points
+        if subset is not None:
+            points, targets = points[subset], targets[:, subset]
+        return PointBatch(sensors, points, np.ascontiguousarray(targets))
+
+    def num_batches(self, batch_size: int, drop_last: bool = True) -> int:
+        return self.data.num_batches(batch_size, drop_last)
+
+    def batches(
+        self,
+        batch_size: int,
+        *,
+        seed: int | None = None,
+        epoch: int = 0,
+        start: int = 0,
+        drop_last: bool = True,
+        part: tuple[int, int] = (0, 1),
+        prefetch: int = 2,
+    ) -> Iterator[PointBatch]:
+        """One epoch of `PointBatch`es; the arguments are those of `Dataset.batches`.
+
+        With a `seed` (training) and `points_per_step`, step `i` of the epoch takes a random
+        subset of query points drawn from `(seed, epoch, i)`; without one (evaluation), every
+        point. Each of `count` hosts gets its rows of the batch and the same points.
+        """
+        grids = self.data.batches(
+            batch_size,
+            seed=seed,
+            epoch=epoch,
+            start=start,
+            drop_last=drop_last,
+            part=part,
+            prefetch=prefetch,
+        )
+        n = len(self.query_points)
+        for step, batch in enumerate(grids, start=start):
+            subset = None
+            if seed is not None and self.points_per_step is not None:
+                subset = _query_subset(n, self.points_per_step, seed, epoch, step)
+            yield self.to_points(batch, subset)
+
+    def cache(self) -> "PointDataset":
+        """The same view with its grid data read into memory once."""
+        return PointDataset(
+            self.data.cache(), sensors=self.sensors, points_per_step=self.points_per_step
+        )
+
+
+def _as_tuple(index) -> tuple:
+    if index is None:
+        return ()
+    return index if isinstance(index, tuple) else (index,)
