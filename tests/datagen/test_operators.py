@@ -1,10 +1,19 @@
-"""The DeepONet paper's antiderivative data: exact integrals, the RBF field, the written dataset."""
+"""The DeepONet paper's operators: exact integrals, the RBF field, the diffusion-reaction solver's
+order and error estimate, the written datasets."""
 
 import numpy as np
+import pytest
+from scipy.interpolate import CubicSpline
 
 from datagen.format import list_shards
-from datagen.operators import antiderivative, generate_antiderivative, rbf_field_sampler
-from jaxsciml.data import load
+from datagen.operators import (
+    antiderivative,
+    generate_antiderivative,
+    generate_diffusion_reaction,
+    rbf_field_sampler,
+    solve_diffusion_reaction,
+)
+from jaxsciml.data import PointDataset, load
 
 
 def test_antiderivative_of_a_known_input_is_exact_to_interpolation_accuracy():
@@ -41,3 +50,66 @@ def test_written_dataset_is_deterministic_and_reads_as_a_1d_grid(tmp_path):
     x = header.grid[0]
     trapezoid = np.concatenate([[0], np.cumsum(0.5 * (u[0, 0, 1:] + u[0, 0, :-1]) * np.diff(x))])
     np.testing.assert_allclose(s[0, 0], trapezoid, atol=2e-3)
+
+
+def test_written_shards_resume_after_an_interruption(tmp_path):
+    first = generate_antiderivative(5, tmp_path, seed=1, sensors=20, shard_size=2)
+    assert [p.name for p in first] == ["shard-00000.h5", "shard-00001.h5", "shard-00002.h5"]
+    kept = first[0].stat().st_mtime_ns
+    first[2].unlink()  # as if the run had stopped before its last shard
+    again = generate_antiderivative(5, tmp_path, seed=1, sensors=20, shard_size=2)
+    assert again == first and first[0].stat().st_mtime_ns == kept
+    assert len(load(tmp_path)) == 5
+
+
+def manufactured(diffusion, reaction):
+    """`s = 3 sin(pi x) sin(2t)` and the source that makes it solve s_t = D s_xx + k s^2 + f."""
+    exact = lambda x, t: 3 * np.sin(np.pi * x) * np.sin(2 * t)
+
+    def source(x, t):
+        s = exact(x, t)
+        s_t = 6 * np.sin(np.pi * x) * np.cos(2 * t)
+        return s_t + diffusion * np.pi**2 * s - reaction * s**2
+
+    return exact, source
+
+
+def test_diffusion_reaction_solver_converges_at_second_order():
+    exact, source = manufactured(0.5, 0.5)  # strong reaction, so the s^2 term is tested
+    errors = []
+    for n in (11, 21, 41):
+        x = t = np.linspace(0, 1, n)
+        s = solve_diffusion_reaction(source, n, n, diffusion=0.5, reaction=0.5)
+        errors.append(np.abs(s - exact(x[:, None], t[None])).max())
+    orders = np.log2(np.array(errors[:-1]) / np.array(errors[1:]))
+    np.testing.assert_allclose(orders, 2.0, atol=0.1)
+    assert errors[-1] < 3e-3
+
+
+def test_diffusion_reaction_dataset_and_its_error_estimate(tmp_path):
+    generate_diffusion_reaction(3, tmp_path, seed=4, nx=21, nt=11, refine=2)
+    header = list_shards(tmp_path)[0]
+    data = load(tmp_path)
+    u, s = data.read(np.arange(3))
+    assert u.shape == s.shape == (3, 1, 21, 11) and len(header.grid[1]) == 11
+    np.testing.assert_array_equal(u, np.repeat(u[..., :1], 11, axis=-1))  # u(x), constant in t
+    assert np.abs(s[..., 0]).max() == 0 and np.abs(s[:, :, [0, -1]]).max() == 0
+    # the recorded Richardson estimate against a far finer solve of the same sample
+    x_fine, draw = rbf_field_sampler(1000, 0.2)
+    u0 = CubicSpline(x_fine, draw(np.random.default_rng([4, 0])))
+    np.testing.assert_allclose(u[0, 0, :, 0], u0(np.linspace(0, 1, 21)), rtol=1e-5, atol=1e-6)
+    reference = solve_diffusion_reaction(lambda x, t: u0(x), 321, 161)[::16, ::16]
+    true_error = np.abs(s[0, 0] - reference).max()
+    assert 0.5 < header.provenance.tolerance / true_error < 2.0
+    # and DeepONet reads u at its 21 sensors from the first time column
+    batch = next(PointDataset(data, sensors=np.s_[:, 0]).batches(3))
+    assert batch.sensors.shape == (3, 21) and batch.points.shape == (21 * 11, 2)
+
+
+def test_bad_generator_arguments_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="refine"):
+        generate_diffusion_reaction(2, tmp_path, refine=3)
+    with pytest.raises(ValueError, match="positive"):
+        generate_antiderivative(0, tmp_path)
+    with pytest.raises(ValueError, match="nx"):
+        solve_diffusion_reaction(lambda x, t: x, 2, 5)
