@@ -188,7 +188,9 @@ def fit(
     log = MetricsFile(metrics_file)
     log.rewrite(run.history)
 
-    state = parallel.replicate(state, mesh)
+    # copies: the step donates its inputs, and on one device `replicate` would hand it the
+    # caller's own arrays (the model passed in must stay usable)
+    state = jax.tree.map(lambda x: x.copy(), parallel.replicate(state, mesh))
     base_key = jax.random.wrap_key_data(state["key"])
     train_step = make_train_step(loss, optimizer, static, mesh)
     part = (jax.process_index(), jax.process_count())

@@ -54,6 +54,21 @@ def test_sharded_step_equals_single_device_step(small):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
+def test_the_model_passed_in_stays_usable_after_training_on_one_device(small):
+    """The step donates its buffers; on one device they must be copies, not the caller's."""
+    train = jsm.data.PointDataset(small[0])
+    model = jsm.DeepONet(81, 2, [8, 8], [8, 8], key=jax.random.key(0))
+    # (no NumPy view of `model` before training: a view would pin its buffers against donation)
+    before = arrays(jsm.DeepONet(81, 2, [8, 8], [8, 8], key=jax.random.key(0)))
+    mesh = parallel.data_mesh(jax.devices()[:1])
+    first, _ = jsm.fit(model, train, epochs=1, batch_size=16, progress=False, mesh=mesh)
+    second, _ = jsm.fit(model, train, epochs=1, batch_size=16, progress=False, mesh=mesh)
+    for a, b in zip(before, arrays(model)):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(arrays(first), arrays(second)):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_training_lowers_the_error(small):
     train, test = small
     model, history = jsm.fit(
