@@ -73,25 +73,23 @@ def global_batch(local_rows, mesh: Mesh):
     its `SHARED` attribute (the query points of a `jaxsciml.data.PointBatch`) have no batch axis:
     every process holds all of them, and they are replicated.
     """
-    sharding = batch_sharding(mesh)
+    sharding, everywhere = batch_sharding(mesh), replicated(mesh)
+    shared = getattr(type(local_rows), "SHARED", ())
+    if shared:
+        fields = local_rows._fields
+        placements = type(local_rows)(*(everywhere if f in shared else sharding for f in fields))
+    else:
+        placements = jax.tree.map(lambda _: sharding, local_rows)
+    if jax.process_count() == 1:  # one call places every field: the cheap path, per step
+        return jax.device_put(local_rows, placements)
     processes = jax.process_count()
 
-    def build(rows):
-        global_shape = (rows.shape[0] * processes, *rows.shape[1:])
-        return jax.make_array_from_process_local_data(sharding, rows, global_shape)
+    def build(rows, placement):
+        batched = placement is sharding
+        shape = (rows.shape[0] * processes, *rows.shape[1:]) if batched else rows.shape
+        return jax.make_array_from_process_local_data(placement, rows, shape)
 
-    shared = getattr(type(local_rows), "SHARED", ())
-    if not shared:
-        return jax.tree.map(build, local_rows)
-    everywhere = replicated(mesh)
-    return local_rows._replace(
-        **{
-            field: jax.make_array_from_process_local_data(everywhere, value, value.shape)
-            if field in shared
-            else build(value)
-            for field, value in zip(local_rows._fields, local_rows)
-        }
-    )
+    return jax.tree.map(build, local_rows, placements)
 
 
 def replicate(tree, mesh: Mesh):
