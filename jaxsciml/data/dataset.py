@@ -2,14 +2,17 @@
 
 import concurrent.futures
 import os
-from collections.abc import Iterator, Sequence
-from typing import NamedTuple
+from collections.abc import Callable, Iterator, Sequence
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 
 from datagen.format import DatasetFileError
 from jaxsciml.data.sources import AbstractSource, ArraySource, FNOMatSource, ShardedSource
 from jaxsciml.nn.base import apply_batch
+
+
+T = TypeVar("T")
 
 
 class Batch(NamedTuple):
@@ -38,6 +41,43 @@ def epoch_permutation(num_samples: int, seed: int, epoch: int) -> np.ndarray:
     """The order in which an epoch visits the samples: a function of `(seed, epoch)` only, so a
     resumed run sees exactly the data order of an uninterrupted one."""
     return np.random.default_rng([seed, epoch]).permutation(num_samples)
+
+
+def batch_positions(
+    num_samples: int,
+    batch_size: int,
+    seed: int | None,
+    epoch: int,
+    start: int,
+    drop_last: bool,
+    part: tuple[int, int],
+) -> list[np.ndarray]:
+    """The positions each batch of an epoch reads on this host (see `Dataset.batches`)."""
+    index, count = part
+    if batch_size < 1 or batch_size % count:
+        raise ValueError(f"batch_size {batch_size} must be a positive multiple of {count}")
+    order = np.arange(num_samples) if seed is None else epoch_permutation(num_samples, seed, epoch)
+    stop = num_samples - num_samples % batch_size if drop_last else num_samples
+    local = batch_size // count
+    return [
+        order[i : i + batch_size][index * local : (index + 1) * local]
+        for i in range(start * batch_size, stop, batch_size)
+    ]
+
+
+def read_ahead(read: Callable[[int, np.ndarray], T], chunks: list, prefetch: int) -> Iterator[T]:
+    """`read(i, chunks[i])` for every chunk in order, `prefetch` of them read ahead on a
+    background thread (none: read in the caller's thread)."""
+    if prefetch < 1:
+        yield from (read(i, chunk) for i, chunk in enumerate(chunks))
+        return
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pending = [pool.submit(read, i, chunk) for i, chunk in enumerate(chunks[:prefetch])]
+        for i in range(len(chunks)):
+            batch = pending.pop(0).result()
+            if i + prefetch < len(chunks):
+                pending.append(pool.submit(read, i + prefetch, chunks[i + prefetch]))
+            yield batch
 
 
 class Dataset:
@@ -142,23 +182,24 @@ class Dataset:
     # --- reading ------------------------------------------------------------------------------
     def read(self, positions: Sequence[int] | np.ndarray) -> Batch:
         """The samples at `positions` of this view, stacked; checks that every value is finite."""
-        window = (slice(None),) + tuple(slice(None, None, s) for s in self.stride)
-        inputs, outputs = [], []
-        for position in positions:
-            index = int(self.indices[position])
-            a, u = self.source.read_sample(index)
-            a, u = a[window], u[window]
-            if not (np.isfinite(a).all() and np.isfinite(u).all()):
-                raise DatasetFileError(
-                    f"{self.source.describe(index)} holds NaN or inf values; regenerate the data "
-                    "or drop the sample with Dataset.take."
-                )
-            inputs.append(a)
-            outputs.append(u)
-        shape_in, shape_out = (len(inputs), *self.input_shape), (len(outputs), *self.output_shape)
-        if not inputs:
-            return Batch(np.zeros(shape_in, np.float32), np.zeros(shape_out, np.float32))
-        return Batch(np.stack(inputs), np.stack(outputs))
+        window = (slice(None), slice(None)) + tuple(slice(None, None, s) for s in self.stride)
+        indices = self.indices[np.asarray(positions, np.int64)]
+        if not len(indices):
+            return Batch(
+                np.zeros((0, *self.input_shape), np.float32),
+                np.zeros((0, *self.output_shape), np.float32),
+            )
+        inputs, outputs = self.source.read_samples(indices)
+        inputs, outputs = inputs[window], outputs[window]
+        finite = np.isfinite(inputs).reshape(len(indices), -1).all(axis=1)
+        finite &= np.isfinite(outputs).reshape(len(indices), -1).all(axis=1)
+        if not finite.all():
+            index = int(indices[np.argmin(finite)])
+            raise DatasetFileError(
+                f"{self.source.describe(index)} holds NaN or inf values; regenerate the data "
+                "or drop the sample with Dataset.take."
+            )
+        return Batch(inputs, outputs)
 
     def __getitem__(self, position: int) -> Batch:
         if not -len(self) <= position < len(self):
@@ -190,26 +231,8 @@ class Dataset:
           batch, so that each of `count` hosts reads its own slice of the global batch.
         - `prefetch`: batches read ahead.
         """
-        index, count = part
-        if batch_size < 1 or batch_size % count:
-            raise ValueError(f"batch_size {batch_size} must be a positive multiple of {count}")
-        order = np.arange(len(self)) if seed is None else epoch_permutation(len(self), seed, epoch)
-        stop = len(self) - len(self) % batch_size if drop_last else len(self)
-        local = batch_size // count
-        chunks = [
-            order[i : i + batch_size][index * local : (index + 1) * local]
-            for i in range(start * batch_size, stop, batch_size)
-        ]
-        if prefetch < 1:
-            yield from (self.read(chunk) for chunk in chunks)
-            return
-        with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            pending = [pool.submit(self.read, chunk) for chunk in chunks[:prefetch]]
-            for i in range(len(chunks)):
-                batch = pending.pop(0).result()
-                if i + prefetch < len(chunks):
-                    pending.append(pool.submit(self.read, chunks[i + prefetch]))
-                yield batch
+        chunks = batch_positions(len(self), batch_size, seed, epoch, start, drop_last, part)
+        return read_ahead(lambda _, chunk: self.read(chunk), chunks, prefetch)
 
     def num_batches(self, batch_size: int, drop_last: bool = True) -> int:
         return len(self) // batch_size if drop_last else -(-len(self) // batch_size)

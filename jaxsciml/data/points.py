@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from jaxsciml.data.dataset import Batch, Dataset
+from jaxsciml.data.dataset import Batch, Dataset, batch_positions, read_ahead
 
 
 class PointBatch(NamedTuple):
@@ -102,6 +102,7 @@ class PointDataset:
                 f"got {points_per_step}"
             )
         self.points_per_step = points_per_step
+        self._in_memory: tuple[np.ndarray, np.ndarray] | None = None  # set by `cache`
 
     def __len__(self) -> int:
         return len(self.data)
@@ -158,27 +159,35 @@ class PointDataset:
         subset of query points drawn from `(seed, epoch, i)`; without one (evaluation), every
         point. Each of `count` hosts gets its rows of the batch and the same points.
         """
-        grids = self.data.batches(
-            batch_size,
-            seed=seed,
-            epoch=epoch,
-            start=start,
-            drop_last=drop_last,
-            part=part,
-            prefetch=prefetch,
-        )
+        chunks = batch_positions(len(self), batch_size, seed, epoch, start, drop_last, part)
         n = len(self.query_points)
-        for step, batch in enumerate(grids, start=start):
+
+        def read(i: int, positions: np.ndarray) -> PointBatch:
             subset = None
             if seed is not None and self.points_per_step is not None:
-                subset = _query_subset(n, self.points_per_step, seed, epoch, step)
-            yield self.to_points(batch, subset)
+                subset = _query_subset(n, self.points_per_step, seed, epoch, start + i)
+            return self.read(positions, subset)
+
+        return read_ahead(read, chunks, prefetch)
+
+    def read(self, positions: np.ndarray, subset: np.ndarray | None = None) -> PointBatch:
+        """The functions at `positions` of this view at the query points `subset` (default all)."""
+        if self._in_memory is None:
+            return self.to_points(self.data.read(positions), subset)
+        sensors, targets = self._in_memory
+        targets = targets[positions]
+        points = self.query_points
+        if subset is not None:
+            points, targets = points[subset], targets[:, subset]
+        return PointBatch(sensors[positions], points, targets)
 
     def cache(self) -> "PointDataset":
-        """The same view with its grid data read into memory once."""
-        return PointDataset(
-            self.data.cache(), sensors=self.sensors, points_per_step=self.points_per_step
-        )
+        """This view with its sensor values and targets read into memory once (not the whole
+        input fields): batches are then slices of two arrays."""
+        view = PointDataset(self.data, sensors=self.sensors, points_per_step=self.points_per_step)
+        everything = self.to_points(self.data.read(np.arange(len(self))))
+        view._in_memory = (everything.sensors, everything.targets)
+        return view
 
 
 def _as_tuple(index) -> tuple:

@@ -46,6 +46,11 @@ class AbstractSource(abc.ABC):
     def read_sample(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """Sample `index` as float32 `(input, output)` arrays."""
 
+    def read_samples(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Samples `indices` (at least one) stacked: `(n, c_in, *spatial)`, `(n, c_out, ...)`."""
+        pairs = [self.read_sample(int(i)) for i in indices]
+        return np.stack([a for a, _ in pairs]), np.stack([u for _, u in pairs])
+
     def describe(self, index: int) -> str:
         """Where sample `index` lives, for error messages."""
         return f"sample {index}"
@@ -83,6 +88,9 @@ class ArraySource(AbstractSource):
 
     def read_sample(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         return self._inputs[index], self._outputs[index]
+
+    def read_samples(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self._inputs[indices], self._outputs[indices]
 
 
 class ShardedSource(AbstractSource):

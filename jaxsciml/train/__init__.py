@@ -4,7 +4,11 @@ from jaxsciml.train.checkpoint import (
     Checkpointer as Checkpointer,
     CheckpointMismatchError as CheckpointMismatchError,
 )
-from jaxsciml.train.evaluate import evaluate as evaluate, relative_l2_loss as relative_l2_loss
+from jaxsciml.train.evaluate import (
+    evaluate as evaluate,
+    mse_loss as mse_loss,
+    relative_l2_loss as relative_l2_loss,
+)
 from jaxsciml.train.fit import fit as fit, restore_model as restore_model
 from jaxsciml.train.optim import (
     fno_adam as fno_adam,

@@ -12,7 +12,7 @@ from jaxtyping import Array, Float
 from jaxsciml import parallel
 from jaxsciml.data.dataset import Batch, Dataset
 from jaxsciml.data.points import PointBatch, PointDataset
-from jaxsciml.losses import batch_mean, relative_l2
+from jaxsciml.losses import batch_mean, mse, relative_l2
 
 
 Measure = Callable[[Array, Array], Array]  # (prediction, target) of one sample -> scalar
@@ -25,6 +25,13 @@ def relative_l2_loss(model, batch: Batch | PointBatch, key) -> Float[Array, ""]:
     `model.evaluate(sensors, points)`."""
     del key
     return batch_mean(relative_l2, batch.predict(model), batch.target)
+
+
+def mse_loss(model, batch: Batch | PointBatch, key) -> Float[Array, ""]:
+    """Mean squared error of `batch.predict(model)` against `batch.target` over every value of
+    the batch (DeepONet's and DeepXDE's default loss)."""
+    del key
+    return batch_mean(mse, batch.predict(model), batch.target)
 
 
 @eqx.filter_jit

@@ -4,6 +4,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 import jaxsciml as jsm
@@ -121,3 +122,35 @@ def test_bad_input_is_named(multionet):
         jsm.MultiONet(4, 1, [6, 6], [6, 6], out_channels=4, key=jax.random.key(0))
     with pytest.raises(ValueError, match="num_outputs"):
         jsm.MultiONet(4, 1, [6, 6], [6, 6], num_outputs=3, key=jax.random.key(0))
+
+
+@pytest.mark.slow
+def test_deeponet_learns_the_antiderivative_to_one_percent(tmp_path):
+    """The paper's DeepONet ([100, 40, 40] / [1, 40, 40], ReLU, Adam 1e-3) on 1000 GRF inputs
+    reaches a mean relative L2 error below 1e-2 on 200 unseen ones. It takes thousands of steps,
+    not hundreds: 300 steps reach about 5e-2 (see the issue-5 note)."""
+    from datagen.operators import generate_antiderivative
+
+    generate_antiderivative(1200, tmp_path, seed=0)
+    train, test = jsm.data.load(tmp_path).split(1000, 200)
+    train = jsm.data.PointDataset(train).cache()
+    model = jsm.DeepONet(100, 1, [40, 40], [40, 40], key=jax.random.key(0))
+    steps = 8000
+    schedule = optax.exponential_decay(1e-3, steps, 0.1)  # 1e-3 down to 1e-4
+    model, _ = jsm.fit(
+        model,
+        train,
+        epochs=steps // 5,
+        batch_size=200,
+        optimizer=optax.adam(schedule),
+        progress=False,
+        mesh=jsm.parallel.data_mesh(jax.devices()[:1]),
+    )
+    error = jsm.evaluate(
+        model,
+        jsm.data.PointDataset(test).cache(),
+        batch_size=200,
+        mesh=jsm.parallel.data_mesh(jax.devices()[:1]),
+    )["relative_l2"]
+    print(error)
+    assert error < 1e-2
