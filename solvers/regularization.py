@@ -14,7 +14,7 @@ step of the solve, differentiated through the solver (discretise-then-optimise).
 Both return the penalty beside the ordinary solution, so a loss is `task(ys) + weight · R`.
 """
 
-from typing import Literal, NamedTuple
+from typing import NamedTuple
 
 import diffrax as dfx
 import equinox as eqx
@@ -104,7 +104,7 @@ def local_regularization(
     args: PyTree = None,
     *,
     key: PRNGKeyArray,
-    sampling: Literal["unbiased", "biased"] = "unbiased",
+    sampling: str = "unbiased",
     rtol: float | None = None,
     atol: float | None = None,
 ) -> Regularized:
