@@ -39,7 +39,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from common import package_versions
+from common import interleaved_times, package_versions
 
 import jaxsciml as jsm
 from datagen.operators import generate_antiderivative, generate_diffusion_reaction
@@ -177,23 +177,10 @@ class DeepXDE:
 def interleaved_step_times(libraries, reps, rounds):
     """Median, min, max milliseconds per iteration of each library, alternating rounds."""
     steps = {name: lib.prepare_steps() for name, lib in libraries.items()}
-    times = {name: [] for name in libraries}
-    for _ in range(rounds):
-        for name, (one, _) in steps.items():
-            start = time.perf_counter()
-            for _ in range(reps):
-                value = one()
-            jax.block_until_ready(value)
-            times[name].append((time.perf_counter() - start) / reps * 1e3)
-    return {
-        name: {
-            "median_ms": float(np.median(t)),
-            "min_ms": float(np.min(t)),
-            "max_ms": float(np.max(t)),
-            "first_call_s": steps[name][1],
-        }
-        for name, t in times.items()
-    }
+    times = interleaved_times({name: one for name, (one, _) in steps.items()}, rounds, reps)
+    for name, (_, first_call_s) in steps.items():
+        times[name]["first_call_s"] = first_call_s
+    return times
 
 
 def multionet_against_deeponet(train, test, iterations, batch_size, lr):

@@ -5,7 +5,12 @@ from importlib.metadata import PackageNotFoundError, version as _version
 from jaxsciml import data as data, losses as losses, nn as nn, parallel as parallel, train as train
 from jaxsciml.data import Normalized as Normalized, with_normalizers as with_normalizers
 from jaxsciml.nn import SpectralConv as SpectralConv, count_parameters as count_parameters
-from jaxsciml.operators import FNO as FNO, DeepONet as DeepONet, MultiONet as MultiONet
+from jaxsciml.operators import (
+    FNO as FNO,
+    DeepONet as DeepONet,
+    MultiONet as MultiONet,
+    OperatorODE as OperatorODE,
+)
 from jaxsciml.train import evaluate as evaluate, fit as fit
 
 

@@ -2,3 +2,7 @@
 
 from jaxsciml.operators.deeponet import DeepONet as DeepONet, MultiONet as MultiONet
 from jaxsciml.operators.fno import FNO as FNO, FourierLayer as FourierLayer
+from jaxsciml.operators.operator_ode import (
+    OperatorODE as OperatorODE,
+    loss_at_times as loss_at_times,
+)

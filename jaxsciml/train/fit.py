@@ -21,9 +21,6 @@ from jaxsciml.train.optim import fno_adam, learning_rate_schedule
 from jaxsciml.train.step import Loss, make_train_step, split_model
 
 
-_fold_in = jax.jit(jax.random.fold_in)  # compiled: eagerly it costs a millisecond per step
-
-
 _fold_in = jax.jit(jax.random.fold_in)  # compiled: run eagerly it costs ~1 ms per step
 
 
