@@ -320,9 +320,10 @@ def print_study(title, rows, baseline="none"):
     )
     base = mean[baseline]
     for name, r in mean.items():
+        nfe_ratio, time_ratio = r["nfe"] / base["nfe"], r["predict_ms"] / base["predict_ms"]
         print(
-            f"{name:10s} {r['nfe']:9.1f} {r['nfe'] / base['nfe']:7.3f} {100 * r['accuracy']:7.2f} "
-            f"{r['predict_ms']:11.2f} {r['predict_ms'] / base['predict_ms']:7.3f} {r['train_s']:8.1f}"
+            f"{name:10s} {r['nfe']:9.1f} {nfe_ratio:7.3f} {100 * r['accuracy']:7.2f} "
+            f"{r['predict_ms']:11.2f} {time_ratio:7.3f} {r['train_s']:8.1f}"
         )
 
 
@@ -371,10 +372,8 @@ def main():
         ours, theirs = step["jaxsciml"], step["torchdiffeq"]
         print("\n(b) train step, batch 256, Dopri5, backprop through the solver")
         for name, r in step.items():
-            print(
-                f"{name:12s} {r['median_ms']:8.2f} ms (min {r['min_ms']:.2f}, max {r['max_ms']:.2f})"
-                f"  forward NFE {r['nfe_forward']}"
-            )
+            spread = f"(min {r['min_ms']:.2f}, max {r['max_ms']:.2f})"
+            print(f"{name:12s} {r['median_ms']:8.2f} ms {spread}  forward NFE {r['nfe_forward']}")
         print(
             f"speed-up over torchdiffeq: {theirs['median_ms'] / ours['median_ms']:.2f}x "
             f"(ratio of medians; our compile {ours['compile_s']:.1f} s not included)"
