@@ -41,8 +41,8 @@ def check_times(ts: ArrayLike) -> Float[Array, " n"]:
 
 
 def check_state(vector_field: Callable, t0, y0: PyTree, args, what: str = "vector field"):
-    """Raise a clear error when `vector_field(t0, y0, args)` does not return the shape and
-    dtype of `y0` (checked by tracing, no evaluation)."""
+    """Raise a clear error when `vector_field(t0, y0, args)` fails on `y0` or does not return
+    its shapes (checked by tracing, without evaluating)."""
     want = jax.eval_shape(lambda: y0)
     hint = (
         "Check y0's shape (one sample, no batch axis: use jax.vmap for batches) against the "

@@ -63,7 +63,7 @@ class OperatorODE(AbstractGridModule):
     def __init__(
         self,
         operator: eqx.Module,
-        times: Sequence[float],
+        times: Sequence[float] | np.ndarray,
         *,
         coefficient_channels: int,
         start: float = 0.0,
@@ -93,7 +93,7 @@ class OperatorODE(AbstractGridModule):
     def operator(self) -> eqx.Module:
         return self.ode.vector_field.operator
 
-    def at_times(self, times: Sequence[float]) -> "OperatorODE":
+    def at_times(self, times: Sequence[float] | np.ndarray) -> "OperatorODE":
         """The same model answering at other `times`."""
         times = tuple(float(t) for t in times)
         if not times or np.any(np.diff((self.start, *times)) <= 0):
@@ -118,7 +118,7 @@ class OperatorODE(AbstractGridModule):
         return ys.reshape(ys.shape[0], -1, *ys.shape[3:])
 
 
-def loss_at_times(indices: Sequence[int]):
+def loss_at_times(indices: Sequence[int] | np.ndarray):
     """A `fit` loss: the mean relative L2 error of the trajectory at the output channels
     `indices` (one per time, for one state channel), for a model built `at_times` those times.
     Train on some times, evaluate on others."""

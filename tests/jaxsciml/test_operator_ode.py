@@ -76,7 +76,8 @@ def heat(tmp_path_factory):
         out,
         resolution=17,
         steps=10,
-        time_step=0.005,
+        time_step=0.002,
+        alpha=3.0,  # smooth u0: an FNO keeping 8 modes can represent the decay it sees
         seed=3,
         solver="direct",
         workers=1,
@@ -90,11 +91,11 @@ def test_trained_on_some_times_predicts_the_others(heat):
     train, test = (part.cache() for part in heat.split(40, 8))
     parameters = heat.metadata["parameters"]
     times = parameters["time_step"] * np.arange(1, parameters["steps"] + 1)
-    seen, unseen = np.arange(1, 10, 2), np.arange(0, 10, 2)  # train at 0.01, 0.02, ...
+    seen, unseen = np.arange(1, 10, 2), np.arange(0, 10, 2)  # train at 0.004, 0.008, ...
     fno = jsm.FNO(
-        2, 1, modes=(6, 6), width=16, depth=2, projection_channels=32, key=jax.random.key(0)
+        2, 1, modes=(8, 8), width=16, depth=2, projection_channels=32, key=jax.random.key(0)
     )
-    model = jsm.OperatorODE(fno, times, coefficient_channels=1, time_scale=0.05)
+    model = jsm.OperatorODE(fno, times, coefficient_channels=1, time_scale=0.02)
     metrics = {"unseen": lambda p, t: relative_l2(p[unseen], t[unseen])}
     before = jsm.evaluate(model, test, batch_size=8, metrics=metrics)["unseen"]
     trained, _ = jsm.fit(
@@ -103,7 +104,7 @@ def test_trained_on_some_times_predicts_the_others(heat):
         epochs=15,
         batch_size=8,
         loss=jsm.operators.loss_at_times(seen),
-        optimizer=optax.adam(3e-3),
+        optimizer=optax.adam(5e-3),
         progress=False,
     )
     after = jsm.evaluate(trained.at_times(times), test, batch_size=8, metrics=metrics)["unseen"]
