@@ -54,9 +54,7 @@ class NeuralODE(eqx.Module):
     ) -> ODESolution:
         """Solve from `y0` at `ts[0]` and return the states at every time of `ts` (strictly
         increasing, two or more) with the cost of the solve."""
-        ts = check_times(ts)
-        y0 = jax.tree.map(jnp.asarray, y0)
-        check_state(self.vector_field, ts[0], y0, args)
+        ts, y0 = self._checked(ts, y0, args)
         solution, cost = self._integrate(ts, y0, args, dfx.SaveAt(ts=ts))
         return ODESolution(ts, solution.ys, cost)
 
@@ -65,6 +63,13 @@ class NeuralODE(eqx.Module):
     ) -> PyTree[Float[Array, "n ..."]]:
         """The states at `ts` (see `solve`)."""
         return self.solve(ts, y0, args).ys
+
+    def _checked(self, ts, y0, args):
+        """`(ts, y0)` as arrays, after the checks every solve makes (see `solve`)."""
+        ts = check_times(ts)
+        y0 = jax.tree.map(jnp.asarray, y0)
+        check_state(self.vector_field, ts[0], y0, args)
+        return ts, y0
 
     def _integrate(self, ts, y0, args, saveat: dfx.SaveAt, key: PRNGKeyArray | None = None):
         """`diffeqsolve` over `[ts[0], ts[-1]]` with `saveat` (no checks; see `solve`)."""

@@ -71,6 +71,16 @@ class NeuralSDE(eqx.Module):
     ) -> ODESolution:
         """One sample path from `y0` at `ts[0]`, observed at every time of `ts`; `key` draws
         the Brownian motion (the same key gives the same path)."""
+        ts, y0 = self._checked(ts, y0, args)
+        solution, cost = self._integrate(ts, y0, args, dfx.SaveAt(ts=ts), key)
+        return ODESolution(ts, solution.ys, cost)
+
+    def __call__(self, ts, y0, args=None, *, key: PRNGKeyArray) -> Float[Array, "n ..."]:
+        """The sample path at `ts` (see `solve`)."""
+        return self.solve(ts, y0, args, key=key).ys
+
+    def _checked(self, ts, y0, args):
+        """`(ts, y0)` as arrays, after the checks every solve makes (see `solve`)."""
         ts = check_times(ts)
         y0 = jnp.asarray(y0)
         check_state(self.drift, ts[0], y0, args, "drift")
@@ -81,12 +91,7 @@ class NeuralSDE(eqx.Module):
                 f"the diffusion returns shape {got}; with noise={self.noise!r} and a state of "
                 f"shape {y0.shape} it must return {want}"
             )
-        solution, cost = self._integrate(ts, y0, args, dfx.SaveAt(ts=ts), key)
-        return ODESolution(ts, solution.ys, cost)
-
-    def __call__(self, ts, y0, args=None, *, key: PRNGKeyArray) -> Float[Array, "n ..."]:
-        """The sample path at `ts` (see `solve`)."""
-        return self.solve(ts, y0, args, key=key).ys
+        return ts, y0
 
     def brownian_motion(self, t0, t1, y0: Array, key: PRNGKeyArray) -> dfx.VirtualBrownianTree:
         """The Brownian path that a solve over `[t0, t1]` from `y0` with `key` is driven by."""

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import optimistix as optx
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, PyTree
 
-from solvers.integrate import check_times, initial_step_size
+from solvers.integrate import initial_step_size
 from solvers.neural_ode import NeuralODE, ODESolution
 from solvers.neural_sde import NeuralSDE
 
@@ -115,7 +115,8 @@ def local_regularization(
     - `model`: a `NeuralODE` (the step is Tsit5) or a `NeuralSDE` (the step is the model's own
       solver, which must estimate its error, e.g. Heun; the same Brownian path as the solve).
     - `ts`, `y0`, `args`: as `model.solve`.
-    - `key`: draws `t_k` (and, for an SDE, the Brownian path).
+    - `key`: draws `t_k` and, for an SDE, the Brownian path (from a key split off it, so the
+      path is not the one `model.solve(key=key)` draws).
     - `sampling`: `"unbiased"` draws `t_k ~ U[ts[0], ts[-1]]`; `"biased"` draws it among the
       solver's accepted step times (excluding the last), where the solver works hardest. Biased
       sampling keeps every step's state, `O(max_steps · |y|)` memory, and needs an adjoint that
@@ -125,8 +126,7 @@ def local_regularization(
     Under `jax.vmap` each sample draws its own `t_k`; average the penalties over the batch.
     """
     rtol, atol = _tolerances(model, rtol, atol)
-    ts = check_times(ts)
-    y0 = jax.tree.map(jnp.asarray, y0)
+    ts, y0 = model._checked(ts, y0, args)
     solution, t_k, y_k, path_key = _solve_with_sample(model, ts, y0, args, key, sampling)
     t1 = ts[-1]
     if isinstance(model, NeuralODE):
@@ -211,8 +211,7 @@ def global_regularization(
         )
     if isinstance(model, NeuralSDE) and key is None:
         raise ValueError("a NeuralSDE needs a key for its Brownian path")
-    ts = check_times(ts)
-    y0 = jax.tree.map(jnp.asarray, y0)
+    ts, y0 = model._checked(ts, y0, args)
     wrapped = eqx.tree_at(lambda m: m.solver, model, ErrorAccumulating(model.solver, rtol, atol))
     saveat = dfx.SaveAt(ts=ts, solver_state=True)
     solution, cost = wrapped._integrate(ts, y0, args, saveat, key)

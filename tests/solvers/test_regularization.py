@@ -138,7 +138,7 @@ def test_every_adjoint_trains_with_the_local_penalty(adjoint):
     assert all(bool(jnp.all(jnp.isfinite(g))) for g in jax.tree.leaves(grads))
 
 
-def test_biased_sampling_with_backsolve_is_refused():
+def test_bad_input_is_refused():
     with pytest.raises(ValueError, match="BacksolveAdjoint cannot save"):
         solvers.local_regularization(
             mlp_model(adjoint=dfx.BacksolveAdjoint()),
@@ -147,6 +147,10 @@ def test_biased_sampling_with_backsolve_is_refused():
             key=jax.random.key(0),
             sampling="biased",
         )
+    with pytest.raises(ValueError, match="cannot take a state of shape"):
+        solvers.local_regularization(mlp_model(), TS, jnp.ones(3), key=jax.random.key(0))
+    with pytest.raises(ValueError, match="increase strictly"):
+        solvers.global_regularization(mlp_model(), TS[::-1], Y0)
     with pytest.raises(ValueError, match="sampling must be"):
         solvers.local_regularization(mlp_model(), TS, Y0, key=jax.random.key(0), sampling="other")
 
