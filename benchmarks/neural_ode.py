@@ -329,6 +329,11 @@ def print_study(title, rows, baseline="none"):
             f"{name:10s} {r['nfe']:9.1f} {nfe_ratio:7.3f} {100 * r['accuracy']:7.2f} "
             f"{r['predict_ms']:11.2f} {time_ratio:7.3f} {r['train_s']:8.1f}"
         )
+    print("per seed (test NFE, accuracy %):")
+    for name, seeds in rows.items():
+        print(
+            f"  {name:10s} " + "  ".join(f"{r['nfe']:4d} {100 * r['accuracy']:6.2f}" for r in seeds)
+        )
 
 
 def main():
