@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PyTree
 
-from solvers.cost import CountingController, EvaluationRule, SolveCost, solve_cost
+from solvers.cost import CountingController, SolveCost, evaluation_rule, solve_cost
 
 
 def check_times(ts: ArrayLike) -> Float[Array, " n"]:
@@ -96,22 +96,21 @@ def initial_step_size(
 
 
 def integrate(
+    model,
     terms: dfx.AbstractTerm,
     drift: Callable,
-    solver: dfx.AbstractSolver,
     controller: dfx.AbstractStepSizeController,
-    adjoint: dfx.AbstractAdjoint,
-    max_steps: int,
-    t0,
-    t1,
+    ts: Float[Array, " n"],
     y0: PyTree,
     args,
-    dt0: float | None,
     saveat: dfx.SaveAt,
-    rule: EvaluationRule | None,
+    *,
+    sde: bool,
 ) -> tuple[dfx.Solution, SolveCost]:
-    """`diffeqsolve` over `[t0, t1]` with the first step chosen automatically when `dt0` is
+    """`diffeqsolve` over `[ts[0], ts[-1]]` with `model`'s solver, adjoint, `dt0` and
+    `max_steps` and the given `controller`, the first step chosen automatically when `dt0` is
     `None`, and the solve's `SolveCost` (NFE counted through `CountingController`)."""
+    solver, dt0, t0, t1 = model.solver, model.dt0, ts[0], ts[-1]
     extra = (0, 0)
     adaptive = isinstance(controller, dfx.AbstractAdaptiveStepSizeController)
     if dt0 is None:
@@ -135,8 +134,9 @@ def integrate(
         args,
         saveat=saveat,
         stepsize_controller=controller,
-        adjoint=adjoint,
-        max_steps=max_steps,
+        adjoint=model.adjoint,
+        max_steps=model.max_steps,
     )
     first_stages = solution.controller_state[1] if adaptive else None
+    rule = evaluation_rule(solver, sde)
     return solution, solve_cost(solution.stats, rule, first_stages, extra)

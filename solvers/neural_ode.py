@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, PyTree
 
-from solvers.cost import SolveCost, evaluation_rule
+from solvers.cost import SolveCost
 from solvers.integrate import check_state, check_times, integrate
 
 
@@ -74,20 +74,10 @@ class NeuralODE(eqx.Module):
     def _integrate(self, ts, y0, args, saveat: dfx.SaveAt, key: PRNGKeyArray | None = None):
         """`diffeqsolve` over `[ts[0], ts[-1]]` with `saveat` (no checks; see `solve`)."""
         del key
+        terms = dfx.ODETerm(self.vector_field)
+        controller = self.stepsize_controller
         return integrate(
-            dfx.ODETerm(self.vector_field),
-            self.vector_field,
-            self.solver,
-            self.stepsize_controller,
-            self.adjoint,
-            self.max_steps,
-            ts[0],
-            ts[-1],
-            y0,
-            args,
-            self.dt0,
-            saveat,
-            evaluation_rule(self.solver, sde=False),
+            self, terms, self.vector_field, controller, ts, y0, args, saveat, sde=False
         )
 
 

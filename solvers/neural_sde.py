@@ -9,7 +9,6 @@ import jax.numpy as jnp
 import lineax as lx
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, PyTree
 
-from solvers.cost import evaluation_rule
 from solvers.integrate import check_state, check_times, integrate
 from solvers.neural_ode import ODESolution
 
@@ -126,18 +125,5 @@ class NeuralSDE(eqx.Module):
         if isinstance(controller, dfx.AbstractAdaptiveStepSizeController):
             rejected = None if self.noise == "diagonal" else 100
             controller = dfx.ClipStepSizeController(controller, ts, store_rejected_steps=rejected)
-        return integrate(
-            self.terms(ts[0], ts[-1], y0, key),
-            self.drift,
-            self.solver,
-            controller,
-            self.adjoint,
-            self.max_steps,
-            ts[0],
-            ts[-1],
-            y0,
-            args,
-            self.dt0,
-            saveat,
-            evaluation_rule(self.solver, sde=True),
-        )
+        terms = self.terms(ts[0], ts[-1], y0, key)
+        return integrate(self, terms, self.drift, controller, ts, y0, args, saveat, sde=True)
