@@ -2,11 +2,20 @@
 
 from importlib.metadata import PackageNotFoundError, version as _version
 
-from jaxsciml import data as data, losses as losses, nn as nn, parallel as parallel, train as train
+from jaxsciml import (
+    data as data,
+    losses as losses,
+    nn as nn,
+    parallel as parallel,
+    physics as physics,
+    train as train,
+)
 from jaxsciml.data import Normalized as Normalized, with_normalizers as with_normalizers
 from jaxsciml.nn import SpectralConv as SpectralConv, count_parameters as count_parameters
 from jaxsciml.operators import (
     FNO as FNO,
+    PIG as PIG,
+    PINN as PINN,
     DeepONet as DeepONet,
     MultiONet as MultiONet,
     OperatorODE as OperatorODE,

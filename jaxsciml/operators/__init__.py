@@ -6,3 +6,4 @@ from jaxsciml.operators.operator_ode import (
     OperatorODE as OperatorODE,
     loss_at_times as loss_at_times,
 )
+from jaxsciml.operators.pig import PIG as PIG, PINN as PINN, GaussianFeatures as GaussianFeatures

@@ -13,6 +13,7 @@ from jaxsciml import parallel
 from jaxsciml.data.dataset import Batch, Dataset
 from jaxsciml.data.points import PointBatch, PointDataset
 from jaxsciml.losses import batch_mean, mse, relative_l2
+from jaxsciml.physics.collocation import ReferenceSolution
 
 
 Measure = Callable[[Array, Array], Array]  # (prediction, target) of one sample -> scalar
@@ -55,7 +56,7 @@ def _pad_rows(rows, size: int):
 
 def evaluate(
     model,
-    data: Dataset | PointDataset,
+    data: Dataset | PointDataset | ReferenceSolution,
     *,
     batch_size: int = 20,
     metrics: Mapping[str, Measure] | None = None,
@@ -66,7 +67,15 @@ def evaluate(
     The default metric is `{"relative_l2": jaxsciml.losses.relative_l2}`. Batches are sharded over
     `mesh` (default: every device); the last batch is padded by repeating its last sample and the
     padding is left out of the means.
+
+    A `jaxsciml.physics.ReferenceSolution` is one field sampled at many points: it reports
+    its own measures over all points (`relative_l2` and `max_abs_error`), and `metrics` must be
+    `None`.
     """
+    if isinstance(data, ReferenceSolution):
+        if metrics is not None:
+            raise ValueError("a ReferenceSolution reports its own metrics; pass metrics=None")
+        return data.evaluate(model, mesh=mesh)
     metrics = {"relative_l2": relative_l2} if metrics is None else dict(metrics)
     if len(data) == 0:
         raise ValueError("cannot evaluate on an empty dataset")

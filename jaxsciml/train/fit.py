@@ -14,6 +14,7 @@ import optax
 from jaxsciml import parallel
 from jaxsciml.data.dataset import Dataset
 from jaxsciml.data.points import PointDataset
+from jaxsciml.physics.collocation import Collocation, ReferenceSolution
 from jaxsciml.train.checkpoint import Checkpointer, CheckpointMismatchError
 from jaxsciml.train.evaluate import Measure, evaluate, relative_l2_loss
 from jaxsciml.train.log import MetricsFile, Progress
@@ -21,6 +22,7 @@ from jaxsciml.train.optim import fno_adam, learning_rate_schedule
 from jaxsciml.train.step import Loss, make_train_step, split_model
 
 
+EvalData = Dataset | PointDataset | ReferenceSolution
 _fold_in = jax.jit(jax.random.fold_in)  # compiled: run eagerly it costs ~1 ms per step
 
 
@@ -78,13 +80,13 @@ def restore_model(
 
 def fit(
     model: eqx.Module,
-    train_data: Dataset | PointDataset,
+    train_data: Dataset | PointDataset | Collocation,
     *,
     epochs: int,
     batch_size: int = 20,
     loss: Loss = relative_l2_loss,
     optimizer: optax.GradientTransformation | None = None,
-    eval_data: Dataset | PointDataset | Mapping[str, Dataset | PointDataset] | None = None,
+    eval_data: EvalData | Mapping[str, EvalData] | None = None,
     eval_every: int = 1,
     metrics: Mapping[str, Measure] | None = None,
     checkpoint_dir: str | os.PathLike | None = None,
@@ -114,18 +116,21 @@ def fit(
 
     - `model`: any equinox module; arrays inside `jaxsciml.nn.AbstractFrozen` modules (such as
       normalizer statistics) are kept fixed.
-    - `train_data`: a `jaxsciml.data.Dataset` (grids), or a `jaxsciml.data.PointDataset` (sensor
-      values and random query points per step, for DeepONet-type models).
+    - `train_data`: a `jaxsciml.data.Dataset` (grids), a `jaxsciml.data.PointDataset` (sensor
+      values and random query points per step, for DeepONet-type models), or a
+      `jaxsciml.physics.Collocation` (collocation points, for PINN and PIG with a
+      `jaxsciml.physics.PhysicsLoss`).
     - `epochs`: passes over the training data.
     - `batch_size`: samples per step, a multiple of the number of devices.
     - `loss`: `(model, batch, key) -> scalar`; the default is the mean relative L2 error of
       `batch.predict(model)` against `batch.target`, sample by sample. PINN, PIG or DGNO losses
       fit here.
     - `optimizer`: an optax transformation; the default is `fno_adam` (Adam 1e-3, halved every
-      100 epochs, weight decay 1e-4).
+      100 epochs, weight decay 1e-4). Line-search methods such as `optax.lbfgs()` get the
+      loss's value, gradient and the objective of the current batch.
     - `eval_data`: a dataset or a mapping `name -> dataset` (e.g. a finer grid, for zero-shot
-      super-resolution), evaluated every `eval_every` epochs with `metrics`
-      (`name -> per-sample measure`, default relative L2).
+      super-resolution; or a `jaxsciml.physics.ReferenceSolution`), evaluated every
+      `eval_every` epochs with `metrics` (`name -> per-sample measure`, default relative L2).
     - `checkpoint_dir`, `checkpoint_every`, `keep`, `resume`: checkpointing (see above). A
       directory that already holds checkpoints is only used with `resume=True`.
     - `max_steps`: stop (and checkpoint) after this many steps in all, e.g. to fit a job into a
@@ -151,7 +156,7 @@ def fit(
     )
     if eval_data is None:
         eval_sets = {}
-    elif isinstance(eval_data, (Dataset, PointDataset)):
+    elif isinstance(eval_data, (Dataset, PointDataset, ReferenceSolution)):
         eval_sets = {"eval": eval_data}
     else:
         eval_sets = dict(eval_data)

@@ -37,7 +37,13 @@ def make_train_step(loss: Loss, optimizer: optax.GradientTransformation, static,
             return loss(eqx.combine(p, frozen, static), batch, key)
 
         value, grads = jax.value_and_grad(objective)(params)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
+        if isinstance(optimizer, optax.GradientTransformationExtraArgs):
+            # line searches (optax.lbfgs) evaluate the objective of this batch along the step
+            updates, opt_state = optimizer.update(
+                grads, opt_state, params, value=value, grad=grads, value_fn=objective
+            )
+        else:
+            updates, opt_state = optimizer.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, value
 
     everywhere = parallel.replicated(mesh)

@@ -1,0 +1,279 @@
+"""PIG, Physics-Informed Gaussians (Kang, Oh, Hong, Park; ICLR 2025), and the PINN baseline.
+
+PIG replaces a PINN's coordinate input by a learned Gaussian feature embedding. Each of `k`
+feature channels is a weighted sum of `N` Gaussians with their own means, per-axis scales and
+weights, all trained:
+
+    FE_c(x) = Σ_i w_{c,i} exp(−½ (z − μ_{c,i})ᵀ Σ_{c,i}⁻¹ (z − μ_{c,i})),   c = 1..k,
+
+where `z` is `x` mapped affinely from the domain box onto `[0, grid_range]^d`. The Gaussians
+move and reshape during training, an adaptive mesh. A small tanh MLP maps the `k` features to
+the solution. Point models take one point `(d,)` and return `(out_channels,)`; `vmap` them, or
+use `evaluate` for many points (chunked, memory-aware).
+"""
+
+from collections.abc import Sequence
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float, PRNGKeyArray
+
+from jaxsciml.physics.domain import Box
+from jaxsciml.physics.points import map_points
+
+
+def glorot_normal_mlp(
+    in_size: int, hidden: Sequence[int], out_size: int, *, key: PRNGKeyArray
+) -> eqx.nn.MLP:
+    """A tanh MLP `in → hidden... → out` with Glorot-normal weights and zero biases (Flax's
+    `Dense(kernel_init=glorot_normal())`, as the PIG and SPINN codes build theirs)."""
+    hidden = tuple(hidden)
+    if not hidden or min(hidden) < 1:
+        raise ValueError(f"hidden must list at least one positive width, got {hidden}")
+    if len(set(hidden)) != 1:
+        raise ValueError(f"the hidden layers must share one width, got {hidden}")
+    mlp = eqx.nn.MLP(
+        in_size, out_size, hidden[0], len(hidden), activation=jnp.tanh, key=jax.random.key(0)
+    )
+    init = jax.nn.initializers.glorot_normal()
+    keys = jax.random.split(key, len(mlp.layers))
+    layers = tuple(
+        eqx.tree_at(
+            lambda m: (m.weight, m.bias),
+            layer,
+            (init(k, layer.weight.shape), jnp.zeros_like(layer.bias)),
+        )
+        for layer, k in zip(mlp.layers, keys)
+    )
+    return eqx.tree_at(lambda m: m.layers, mlp, layers)
+
+
+def _rotation(params: Array) -> Array:
+    """Rotation matrices from unnormalized parameters: an angle vector `(.., 2)` in 2-D (the
+    PIG code's `(cos, sin)` pair) or a quaternion `(.., 4)` in 3-D; `(.., d, d)`."""
+    q = params / jnp.linalg.norm(params, axis=-1, keepdims=True)
+    if params.shape[-1] == 2:
+        c, s = q[..., 0], q[..., 1]
+        return jnp.stack([jnp.stack([c, -s], -1), jnp.stack([s, c], -1)], -2)
+    r, x, y, z = (q[..., i] for i in range(4))
+    rows = [
+        [1 - 2 * (y * y + z * z), 2 * (x * y - r * z), 2 * (x * z + r * y)],
+        [2 * (x * y + r * z), 1 - 2 * (x * x + z * z), 2 * (y * z - r * x)],
+        [2 * (x * z - r * y), 2 * (y * z + r * x), 1 - 2 * (x * x + y * y)],
+    ]
+    return jnp.stack([jnp.stack(row, -1) for row in rows], -2)
+
+
+class GaussianFeatures(eqx.Module):
+    """`k` channels of `N` weighted Gaussians each: `(d,) → (k,)` (see the module docstring).
+
+    Parameters: `means` `(k, N, d)` and `scales` `(k, N, d)` in the mapped coordinates
+    `z ∈ [0, grid_range]^d`, `weights` `(k, N)`, and with `covariance="full"` a rotation per
+    Gaussian, `rotations` `(k, N, 2)` in 2-D or `(k, N, 4)` (a quaternion) in 3-D, so that
+    `Σ⁻¹ = L Lᵀ` with `L = R diag(1/σ)`; it starts at the identity (a diagonal Gaussian).
+    """
+
+    means: Float[Array, "k n d"]
+    scales: Float[Array, "k n d"]
+    weights: Float[Array, "k n"]
+    rotations: Float[Array, "k n r"] | None
+    lower: tuple[float, ...] = eqx.field(static=True)
+    upper: tuple[float, ...] = eqx.field(static=True)
+    grid_range: float = eqx.field(static=True)
+
+    def __init__(
+        self,
+        domain: Box,
+        channels: int,
+        num_gaussians: int,
+        *,
+        scale: float,
+        grid_range: float = 2.0,
+        weight_std: float = 1.0,
+        covariance: str = "diagonal",
+        key: PRNGKeyArray,
+    ):
+        if channels < 1 or num_gaussians < 1:
+            raise ValueError(
+                f"channels and num_gaussians must be positive: {channels}, {num_gaussians}"
+            )
+        if not scale > 0 or not grid_range > 0 or not weight_std >= 0:
+            raise ValueError(
+                f"scale and grid_range must be positive and weight_std not negative, got "
+                f"scale={scale}, grid_range={grid_range}, weight_std={weight_std}"
+            )
+        if covariance not in ("diagonal", "full"):
+            raise ValueError(f"covariance must be 'diagonal' or 'full', got {covariance!r}")
+        d = domain.dim
+        if covariance == "full" and d not in (2, 3):
+            raise ValueError(f"full covariance is built for 2-D and 3-D inputs, not {d}-D")
+        key_mean, key_weight = jax.random.split(key)
+        shape = (channels, num_gaussians, d)
+        self.means = jax.random.uniform(key_mean, shape, maxval=grid_range)
+        self.scales = jnp.full(shape, float(scale))
+        self.weights = weight_std * jax.random.normal(key_weight, shape[:2])
+        if covariance == "full":
+            identity = [1.0, 0.0] if d == 2 else [1.0, 0.0, 0.0, 0.0]
+            self.rotations = jnp.broadcast_to(jnp.asarray(identity), (*shape[:2], len(identity)))
+        else:
+            self.rotations = None
+        self.lower, self.upper = tuple(map(float, domain.lower)), tuple(map(float, domain.upper))
+        self.grid_range = float(grid_range)
+
+    @property
+    def dim(self) -> int:
+        return self.means.shape[-1]
+
+    def to_grid(self, x: Float[Array, "... d"]) -> Float[Array, "... d"]:
+        """Domain coordinates to the Gaussians' coordinates `[0, grid_range]^d`."""
+        lower, upper = jnp.asarray(self.lower), jnp.asarray(self.upper)
+        return (x - lower) / (upper - lower) * self.grid_range
+
+    def centres(self) -> Float[Array, "k n d"]:
+        """The means in domain coordinates (for plots)."""
+        lower, upper = jnp.asarray(self.lower), jnp.asarray(self.upper)
+        return lower + self.means / self.grid_range * (upper - lower)
+
+    def __call__(self, x: Float[Array, " d"]) -> Float[Array, " k"]:
+        offset = self.to_grid(x) - self.means  # (k, N, d)
+        if self.rotations is not None:  # Lᵀ(z − μ) = diag(1/σ) Rᵀ (z − μ)
+            offset = jnp.einsum("knij,kni->knj", _rotation(self.rotations), offset)
+        quadratic = jnp.sum((offset / self.scales) ** 2, axis=-1)
+        return jnp.sum(self.weights * jnp.exp(-0.5 * quadratic), axis=-1)
+
+
+class _PointModel(eqx.Module):
+    """Shared by PIG and PINN: input checks and chunked evaluation at many points."""
+
+    def _check(self, x: Array) -> None:
+        if x.shape != (self.in_dim,):
+            raise ValueError(
+                f"{type(self).__name__} maps one point of dimension {self.in_dim}, shaped "
+                f"({self.in_dim},); got {x.shape} (vmap over points, or use .evaluate)"
+            )
+
+    def evaluate(
+        self, points: Float[Array, "n d"] | np.ndarray, chunk_size: int | None = 8192
+    ) -> Float[Array, "n c"]:
+        """The model at every point of `points` `(n, d)`, `chunk_size` points at a time.
+        Concrete points are checked against the model's domain first."""
+        if not isinstance(points, jax.core.Tracer):
+            points = jnp.asarray(self.domain.check(points))
+        return map_points(self, points, chunk_size)
+
+    @property
+    def domain(self) -> Box:
+        return Box(self.lower, self.upper)
+
+
+class PIG(_PointModel):
+    """Physics-Informed Gaussians: `GaussianFeatures` then a tanh MLP; `(d,) → (out_channels,)`.
+
+    **Arguments** (defaults from the paper's JAX scripts):
+
+    - `domain`: the `jaxsciml.physics.Box` the inputs live in; it is mapped onto
+      `[0, grid_range]^d`, where the means start uniformly at random.
+    - `num_gaussians`: `N` per channel (4000 for flow mixing, 100 for Klein-Gordon, 800 for
+      Helmholtz).
+    - `scale`: the initial σ of every Gaussian on every axis, in mapped units (0.1 for flow
+      mixing and Helmholtz, 0.5 for Klein-Gordon). Must be positive.
+    - `channels`: `k`, the feature channels (4).
+    - `hidden`: the MLP's hidden widths (one layer of 16).
+    - `grid_range`: the extent of the mapped coordinates (2).
+    - `weight_std`: the Gaussians' weights start `N(0, weight_std²)` (1 in the JAX code, 0.01 in
+      the PyTorch Helmholtz code).
+    - `covariance`: `"diagonal"` (the default) or `"full"` (rotated Gaussians, 2-D and 3-D;
+      the paper fine-tunes these from a trained diagonal model).
+    """
+
+    features: GaussianFeatures
+    mlp: eqx.nn.MLP
+    in_dim: int = eqx.field(static=True)
+    out_channels: int = eqx.field(static=True)
+
+    def __init__(
+        self,
+        domain: Box,
+        num_gaussians: int,
+        *,
+        scale: float,
+        out_channels: int = 1,
+        channels: int = 4,
+        hidden: Sequence[int] = (16,),
+        grid_range: float = 2.0,
+        weight_std: float = 1.0,
+        covariance: str = "diagonal",
+        key: PRNGKeyArray,
+    ):
+        key_features, key_mlp = jax.random.split(key)
+        self.features = GaussianFeatures(
+            domain,
+            channels,
+            num_gaussians,
+            scale=scale,
+            grid_range=grid_range,
+            weight_std=weight_std,
+            covariance=covariance,
+            key=key_features,
+        )
+        self.mlp = glorot_normal_mlp(channels, hidden, out_channels, key=key_mlp)
+        self.in_dim, self.out_channels = domain.dim, out_channels
+
+    @property
+    def lower(self):
+        return self.features.lower
+
+    @property
+    def upper(self):
+        return self.features.upper
+
+    def __call__(self, x: Float[Array, " d"]) -> Float[Array, " c"]:
+        self._check(x)
+        return self.mlp(self.features(x))
+
+    def with_full_covariance(self) -> "PIG":
+        """This model with identity rotations added, to fine-tune rotated Gaussians from a
+        trained diagonal model (the paper's Table 5 protocol); its values are unchanged."""
+        if self.features.rotations is not None:
+            return self
+        if self.in_dim not in (2, 3):
+            raise ValueError(
+                f"full covariance is built for 2-D and 3-D inputs, not {self.in_dim}-D"
+            )
+        k, n, _ = self.features.means.shape
+        identity = jnp.asarray([1.0, 0.0] if self.in_dim == 2 else [1.0, 0.0, 0.0, 0.0])
+        rotations = jnp.broadcast_to(identity, (k, n, identity.size))
+        return eqx.tree_at(
+            lambda m: m.features.rotations, self, rotations, is_leaf=lambda x: x is None
+        )
+
+
+class PINN(_PointModel):
+    """The PINN baseline: a tanh MLP on the coordinates mapped onto `[-1, 1]^d`, Glorot-normal
+    weights, zero biases; `(d,) → (out_channels,)`. `hidden` lists the widths (e.g. four layers
+    of 64, `(64,) * 4`)."""
+
+    mlp: eqx.nn.MLP
+    lower: tuple[float, ...] = eqx.field(static=True)
+    upper: tuple[float, ...] = eqx.field(static=True)
+    in_dim: int = eqx.field(static=True)
+    out_channels: int = eqx.field(static=True)
+
+    def __init__(
+        self,
+        domain: Box,
+        *,
+        hidden: Sequence[int] = (64, 64, 64, 64),
+        out_channels: int = 1,
+        key: PRNGKeyArray,
+    ):
+        self.mlp = glorot_normal_mlp(domain.dim, hidden, out_channels, key=key)
+        self.lower, self.upper = tuple(map(float, domain.lower)), tuple(map(float, domain.upper))
+        self.in_dim, self.out_channels = domain.dim, out_channels
+
+    def __call__(self, x: Float[Array, " d"]) -> Float[Array, " c"]:
+        self._check(x)
+        lower, upper = jnp.asarray(self.lower), jnp.asarray(self.upper)
+        return self.mlp(2 * (x - lower) / (upper - lower) - 1)

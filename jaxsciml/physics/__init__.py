@@ -1,0 +1,30 @@
+"""Physics for physics-informed models: differential operators by autodiff, PDE residuals,
+domains, collocation points and the physics-informed loss."""
+
+from jaxsciml.physics.autodiff import (
+    derivative as derivative,
+    divergence as divergence,
+    gradient as gradient,
+    laplacian as laplacian,
+)
+from jaxsciml.physics.collocation import (
+    Collocation as Collocation,
+    CollocationBatch as CollocationBatch,
+    ReferenceSolution as ReferenceSolution,
+)
+from jaxsciml.physics.domain import Box as Box
+from jaxsciml.physics.loss import (
+    PhysicsLoss as PhysicsLoss,
+    residual_norm as residual_norm,
+    scalar_field as scalar_field,
+)
+from jaxsciml.physics.pdes import (
+    PDE as PDE,
+    AllenCahn as AllenCahn,
+    FlowMixing as FlowMixing,
+    Helmholtz as Helmholtz,
+    KleinGordon as KleinGordon,
+    NonlinearDiffusion as NonlinearDiffusion,
+    Poisson as Poisson,
+)
+from jaxsciml.physics.points import map_points as map_points

@@ -1,0 +1,196 @@
+"""Collocation points for `jaxsciml.fit`, and reference solutions to evaluate against.
+
+`Collocation` offers what `fit` asks of a dataset (`len`, `num_batches`, `batches`), so
+physics-informed training gets the spine's loop, sharding, checkpoints and resume unchanged. A
+"sample" is one interior point: `batch_size` interior points per step, split over the devices;
+the boundary and initial points of the current draw come with every batch (replicated). A new
+set of points is drawn every `resample_every` epochs, from `(seed, draw index)` alone, so every
+host draws the same points and a resumed run draws what an uninterrupted one did.
+
+With `batch_size = interior` (the papers' full batch) an epoch is one optimizer step:
+
+    problem = jsm.physics.Helmholtz()
+    points = jsm.physics.Collocation(problem.domain, interior=10_000, boundary=2_500)
+    loss = jsm.physics.PhysicsLoss(problem, boundary_weight=1.0, residual_weight=1e-4)
+    test = jsm.physics.ReferenceSolution.from_problem(problem, points_per_axis=250)
+    model, history = jsm.fit(model, points, epochs=2000, batch_size=10_000, loss=loss,
+                             optimizer=optax.adam(1e-2), eval_data=test, eval_every=10)
+"""
+
+import functools
+from collections.abc import Iterator
+from typing import NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.experimental import multihost_utils
+
+from jaxsciml import parallel
+from jaxsciml.data.dataset import batch_positions
+from jaxsciml.physics.domain import Box
+from jaxsciml.physics.pdes import PDE
+from jaxsciml.physics.points import map_points
+
+
+class CollocationBatch(NamedTuple):
+    """One step's points: `interior` `(b, d)` (split over devices), `boundary` `(n_b, d)` and
+    `initial` `(n_0, d)` (replicated; empty when the problem has none)."""
+
+    interior: np.ndarray
+    boundary: np.ndarray
+    initial: np.ndarray
+
+    SHARED = ("boundary", "initial")
+
+
+class Collocation:
+    """Random collocation points in `domain`, redrawn every `resample_every` epochs.
+
+    **Arguments:**
+
+    - `domain`: a `jaxsciml.physics.Box`.
+    - `interior`: points per draw inside the domain (`len` of this dataset).
+    - `boundary`: points per face of every spatial axis (the PIG scripts' count; `0`: none).
+    - `initial`: points on the initial slice (`0`: none; needs a time axis).
+    - `resample_every`: epochs between draws (`1`: fresh points every epoch).
+    """
+
+    def __init__(
+        self,
+        domain: Box,
+        interior: int,
+        *,
+        boundary: int = 0,
+        initial: int = 0,
+        resample_every: int = 1,
+    ):
+        if interior < 1 or boundary < 0 or initial < 0 or resample_every < 1:
+            raise ValueError(
+                "interior and resample_every must be positive, boundary and initial not "
+                f"negative; got {interior}, {resample_every}, {boundary}, {initial}"
+            )
+        if initial and domain.time_axis is None:
+            raise ValueError(f"initial points need a time axis, and {domain!r} has none")
+        self.domain, self.interior, self.boundary, self.initial = (
+            domain,
+            interior,
+            boundary,
+            initial,
+        )
+        self.resample_every = resample_every
+
+    def __len__(self) -> int:
+        return self.interior
+
+    def __repr__(self) -> str:
+        return (
+            f"Collocation({self.domain!r}: {self.interior} interior, {self.boundary} per "
+            f"boundary face, {self.initial} initial points; new every {self.resample_every} "
+            "epochs)"
+        )
+
+    @functools.lru_cache(maxsize=2)
+    def draw(self, seed: int, index: int) -> CollocationBatch:
+        """Draw `index` of the run seeded `seed`: every point of it."""
+        rng = np.random.default_rng([seed, index, 2])  # the trailing 2 parts it from data orders
+        boundary = self.domain.sample_boundary(self.boundary, rng)
+        initial = (
+            self.domain.sample_initial(self.initial, rng)
+            if self.initial
+            else np.zeros((0, self.domain.dim), np.float32)
+        )
+        return CollocationBatch(self.domain.sample_interior(self.interior, rng), boundary, initial)
+
+    def num_batches(self, batch_size: int, drop_last: bool = True) -> int:
+        whole, rest = divmod(self.interior, batch_size)
+        return whole + (1 if rest and not drop_last else 0)
+
+    def batches(
+        self,
+        batch_size: int,
+        *,
+        seed: int | None = None,
+        epoch: int = 0,
+        start: int = 0,
+        drop_last: bool = True,
+        part: tuple[int, int] = (0, 1),
+        prefetch: int = 0,
+    ) -> Iterator[CollocationBatch]:
+        """The batches of epoch `epoch` from draw `epoch // resample_every`, starting at batch
+        `start`; host `part[0]` of `part[1]` gets its share of each batch's interior points."""
+        del prefetch  # drawing is cheap and cached
+        points = self.draw(0 if seed is None else seed, epoch // self.resample_every)
+        for rows in batch_positions(self.interior, batch_size, seed, epoch, start, drop_last, part):
+            yield points._replace(interior=points.interior[rows])
+
+
+class ReferenceSolution:
+    """Test points with the true solution there, for `jaxsciml.evaluate` and `fit(eval_data=)`.
+
+    The measure is the relative L2 error over all points, `‖u − u*‖₂ / ‖u*‖₂` (the PIG
+    scripts' test error), and the largest absolute error. The model is evaluated in chunks of
+    `chunk_size` points, split over the devices.
+
+    **Arguments:** `points` `(n, d)` and `values` `(n,)` (or `(n, 1)`), and the `domain` that the
+    points must lie in.
+    """
+
+    def __init__(self, points, values, domain: Box, *, chunk_size: int = 8192):
+        points = domain.check(points, "test points")
+        values = np.asarray(values, np.float32).reshape(len(points), -1)
+        if values.shape[1] != 1:
+            raise ValueError(f"expected one value per point, got values shaped {values.shape}")
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be positive, got {chunk_size}")
+        self.points, self.values, self.domain, self.chunk_size = points, values, domain, chunk_size
+
+    @classmethod
+    def from_problem(cls, problem: PDE, points_per_axis, **kwargs) -> "ReferenceSolution":
+        """The exact solution of `problem` on its tensor grid of `points_per_axis` per axis
+        (the PIG scripts test on 250² for Helmholtz and 50³ for the 2+1-D problems)."""
+        points = problem.domain.grid(points_per_axis)
+        values = np.asarray(jax.jit(jax.vmap(problem.exact))(jnp.asarray(points)))
+        return cls(points, values, problem.domain, **kwargs)
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    def __repr__(self) -> str:
+        return f"ReferenceSolution({len(self)} points in {self.domain!r})"
+
+    def predict(self, model, *, mesh=None) -> np.ndarray:
+        """The model's values at every test point, `(n, 1)`."""
+        return np.concatenate([p for p, _ in self._chunks(model, mesh)])[: len(self)]
+
+    def evaluate(self, model, *, mesh=None) -> dict[str, float]:
+        """`{"relative_l2": ..., "max_abs_error": ...}` of `model` against the reference."""
+        squared_error = squared_norm = worst = 0.0
+        for prediction, rows in self._chunks(model, mesh):
+            error = prediction.astype(np.float64) - self.values[rows]
+            squared_error += float(np.sum(error**2))
+            squared_norm += float(np.sum(self.values[rows].astype(np.float64) ** 2))
+            worst = max(worst, float(np.max(np.abs(error), initial=0.0)))
+        return {"relative_l2": (squared_error / squared_norm) ** 0.5, "max_abs_error": worst}
+
+    def _chunks(self, model, mesh):
+        """`(prediction, rows)` per chunk: the model at `points[rows]`, gathered to this host."""
+        mesh = parallel.data_mesh() if mesh is None else mesh
+        devices = mesh.devices.size
+        size = -(-min(self.chunk_size, len(self)) // devices) * devices
+        index, count = jax.process_index(), jax.process_count()
+        arrays, static = eqx.partition(model, eqx.is_array)
+        model = eqx.combine(parallel.replicate(arrays, mesh), static)
+        for begin in range(0, len(self), size):
+            rows = np.arange(begin, min(begin + size, len(self)))
+            padded = np.resize(rows, size)  # the last chunk repeats its points to a full chunk
+            local = self.points[padded].reshape(count, -1, self.domain.dim)[index]
+            prediction = _predict(model, parallel.global_batch(local, mesh))
+            prediction = np.asarray(multihost_utils.process_allgather(prediction, tiled=True))
+            yield prediction[: len(rows)].reshape(len(rows), -1), rows
+
+
+@eqx.filter_jit
+def _predict(model, points):
+    return map_points(model, points)
