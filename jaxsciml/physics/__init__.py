@@ -5,6 +5,7 @@ from jaxsciml.physics.autodiff import (
     derivative as derivative,
     divergence as divergence,
     gradient as gradient,
+    hessian_diagonal as hessian_diagonal,
     laplacian as laplacian,
 )
 from jaxsciml.physics.collocation import (

@@ -18,7 +18,7 @@ import math
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from jaxsciml.physics.autodiff import Field, derivative, gradient, laplacian
+from jaxsciml.physics.autodiff import Field, derivative, gradient, hessian_diagonal, laplacian
 from jaxsciml.physics.domain import Box
 
 
@@ -97,8 +97,8 @@ class KleinGordon(PDE):
         return v**2 - self.k**2 * v
 
     def residual(self, u, x):
-        u_tt = derivative(u, x, 0, order=2)
-        return (u_tt - laplacian(u, x, axes=(1, 2)) + u(x) ** 2 - self.source(x)).reshape(1)
+        u_tt, u_xx, u_yy = hessian_diagonal(u, x)
+        return (u_tt - u_xx - u_yy + u(x) ** 2 - self.source(x)).reshape(1)
 
 
 class FlowMixing(PDE):
@@ -127,7 +127,7 @@ class FlowMixing(PDE):
 
     def residual(self, u, x):
         w = self.angular_velocity(x)
-        u_t, u_x, u_y = (derivative(u, x, axis) for axis in range(3))
+        u_t, u_x, u_y = gradient(u, x)
         return (u_t - w * x[2] * u_x + w * x[1] * u_y).reshape(1)
 
 
@@ -150,8 +150,8 @@ class NonlinearDiffusion(PDE):
         return jnp.sqrt(g) + (a**2 + b**2) * g
 
     def residual(self, u, x):
-        u_t = derivative(u, x, 0)
-        grad = gradient(u, x)[1:]
+        u_t, *grad = gradient(u, x)
+        grad = jnp.stack(grad)
         return (u_t - self.nu * (grad @ grad + u(x) * laplacian(u, x, axes=(1, 2)))).reshape(1)
 
 

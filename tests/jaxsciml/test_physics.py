@@ -29,6 +29,8 @@ def test_gradient_laplacian_and_derivatives_match_calculus():
         np.testing.assert_allclose(grad, np.stack([c * c2 * e, -2 * s * s2 * e, 0.5 * u], 1))
         lap = jax.vmap(lambda p: ph.laplacian(smooth, p))(x)
         np.testing.assert_allclose(lap, (-1 - 4 + 0.25) * u, rtol=1e-12, atol=1e-12)
+        diagonal = jax.vmap(lambda p: ph.hessian_diagonal(smooth, p))(x)
+        np.testing.assert_allclose(diagonal, np.stack([-u, -4 * u, 0.25 * u], 1), atol=1e-12)
         lap_xy = jax.vmap(lambda p: ph.laplacian(smooth, p, axes=(0, 1)))(x)
         np.testing.assert_allclose(lap_xy, -5 * u, rtol=1e-12, atol=1e-12)
         u_yy = jax.vmap(lambda p: ph.derivative(smooth, p, 1, order=2))(x)
