@@ -129,7 +129,9 @@ def step_times(models: dict, points: ph.Collocation, loss, optimizers: dict, rou
         params = jax.tree.map(lambda x: x.copy(), params)  # the step donates them
         optimizer = optimizers[name]
         step = make_train_step(loss, optimizer, static, mesh)
-        state = {"params": params, "opt": optimizer.init(params)}
+        # copies: the step donates both, and optax.lbfgs's state holds the params' own buffers
+        opt_state = jax.tree.map(lambda x: x.copy(), optimizer.init(params))
+        state = {"params": params, "opt": opt_state}
 
         def call(step=step, state=state, frozen=frozen):
             params, opt, value = step(state["params"], frozen, state["opt"], batch, key)

@@ -29,3 +29,7 @@ from jaxsciml.physics.pdes import (
     Poisson as Poisson,
 )
 from jaxsciml.physics.points import map_points as map_points
+from jaxsciml.physics.references import (
+    allen_cahn_reference as allen_cahn_reference,
+    allen_cahn_solution as allen_cahn_solution,
+)

@@ -9,7 +9,7 @@ code: time first for time-dependent problems, `x = (t, x, y)`.
 `exact(x)` is the solution where one is known in closed form: the paper's for Helmholtz,
 Klein-Gordon and flow mixing; a manufactured one (stated in each docstring) for nonlinear
 diffusion and Poisson, whose paper references are numerical data we do not ship. Allen-Cahn has
-none: its reference is a numerical solution.
+none: its reference is a numerical solution (`allen_cahn_reference`).
 """
 
 import abc
@@ -159,7 +159,8 @@ class AllenCahn(PDE):
     """`u_t − D u_xx + ρ(u³ − u) = 0` for `t ∈ [0, 1]`, `x ∈ [-1, 1]`, periodic in `x`, with
     `u(0, x) = x² cos(πx)`; `D = 1e-4`, `ρ = 5` (the JAX-PI benchmark PIG reports on).
 
-    No closed-form solution: the reference is a spectral solution (not shipped). The boundary
+    No closed-form solution: `jaxsciml.physics.allen_cahn_reference` computes the reference on
+    the benchmark's grid (Fourier pseudo-spectral Strang splitting). The boundary
     residual pairs each boundary point with its periodic image: `u` and `u_x` must agree.
     """
 
@@ -183,8 +184,12 @@ class AllenCahn(PDE):
             2
         )
 
+    def initial_value(self, x):
+        """`u(0, x) = x² cos(πx)` at spatial coordinates `x` (any array)."""
+        return x**2 * jnp.cos(math.pi * x)
+
     def initial_residual(self, u, x):
-        return (u(x) - x[1] ** 2 * jnp.cos(math.pi * x[1])).reshape(1)
+        return (u(x) - self.initial_value(x[1])).reshape(1)
 
 
 class Poisson(PDE):

@@ -28,8 +28,10 @@ def make_train_step(loss: Loss, optimizer: optax.GradientTransformation, static,
 
     The model is `eqx.combine(params, frozen, static)`: `params` are the trained arrays, `frozen`
     the constant arrays (e.g. normalizer statistics) and `static` everything else. `params` and
-    `opt_state` are donated (updated in place); the results are replicated over `mesh`, and the
-    batch may be sharded over it (XLA inserts the gradient all-reduce).
+    `opt_state` are donated (updated in place), so they must not share buffers: copy the state
+    of an optimizer that stores the parameters (`optax.lbfgs`) before the first step (`fit`
+    does). The results are replicated over `mesh`, and the batch may be sharded over it (XLA
+    inserts the gradient all-reduce).
     """
 
     def step(params, frozen, opt_state, batch, key):

@@ -225,3 +225,28 @@ def test_physics_loss_vanishes_for_the_exact_solution_only(problem):
     scale = float(jnp.mean(jax.vmap(problem.exact)(batch.interior) ** 2))
     assert float(loss(exact_model(problem), batch)) < 1e-8 * max(1.0, scale) * 1e3
     assert float(loss(exact_model(problem, offset=0.1), batch)) > 1e-3
+
+
+def test_allen_cahn_reference_is_second_order_in_time_and_exact_without_diffusion():
+    problem = ph.AllenCahn()
+    solve = lambda p, dt: ph.allen_cahn_solution(p, space_points=128, times=11, time_step=dt)[2]
+    fine = solve(problem, 1e-4)
+    errors = [np.abs(solve(problem, dt) - fine).max() for dt in (4e-3, 2e-3, 1e-3)]
+    orders = np.log2(np.array(errors[:-1]) / np.array(errors[1:]))
+    assert np.all((orders > 1.8) & (orders < 2.2)), errors
+    # no diffusion: every point follows the logistic law u' = ρ(u − u³) exactly
+    pure = ph.AllenCahn(diffusion=0.0, reaction=5.0)
+    t, x, u = ph.allen_cahn_solution(pure, space_points=64, times=11, time_step=1e-2)
+    u0 = x**2 * np.cos(np.pi * x)
+    exact = u0 / np.sqrt(u0**2 + (1 - u0**2) * np.exp(-2 * 5.0 * t[:, None]))
+    np.testing.assert_allclose(u, exact, atol=1e-12)
+    # finite differences of the default reference satisfy the PDE up to their own error
+    t, x, u = ph.allen_cahn_solution(problem, times=1001)
+    dt, dx = t[1] - t[0], x[1] - x[0]
+    u_t = (u[2:] - u[:-2]) / (2 * dt)
+    u_xx = (np.roll(u, -1, 1) - 2 * u + np.roll(u, 1, 1))[1:-1] / dx**2
+    v = u[1:-1]
+    residual = u_t - problem.diffusion * u_xx + problem.reaction * (v**3 - v)
+    assert np.sqrt(np.mean(residual**2)) < 0.02 * np.sqrt(np.mean(u_t**2))
+    reference = ph.allen_cahn_reference(problem, times=11)
+    assert len(reference) == 11 * 512
