@@ -50,6 +50,15 @@ def glorot_normal_mlp(
     return eqx.tree_at(lambda m: m.layers, mlp, layers)
 
 
+def _identity_rotations(channels: int, num_gaussians: int, dim: int) -> Array:
+    """Rotation parameters of the identity for every Gaussian: `(k, N, 2)` angle vectors in 2-D,
+    `(k, N, 4)` quaternions in 3-D."""
+    if dim not in (2, 3):
+        raise ValueError(f"full covariance is built for 2-D and 3-D inputs, not {dim}-D")
+    identity = jnp.asarray([1.0, 0.0] if dim == 2 else [1.0, 0.0, 0.0, 0.0])
+    return jnp.broadcast_to(identity, (channels, num_gaussians, identity.size))
+
+
 def _rotation(params: Array) -> Array:
     """Rotation matrices from unnormalized parameters: an angle vector `(.., 2)` in 2-D (the
     PIG code's `(cos, sin)` pair) or a quaternion `(.., 4)` in 3-D; `(.., d, d)`."""
@@ -107,18 +116,13 @@ class GaussianFeatures(eqx.Module):
         if covariance not in ("diagonal", "full"):
             raise ValueError(f"covariance must be 'diagonal' or 'full', got {covariance!r}")
         d = domain.dim
-        if covariance == "full" and d not in (2, 3):
-            raise ValueError(f"full covariance is built for 2-D and 3-D inputs, not {d}-D")
         key_mean, key_weight = jax.random.split(key)
         shape = (channels, num_gaussians, d)
         self.means = jax.random.uniform(key_mean, shape, maxval=grid_range)
         self.scales = jnp.full(shape, float(scale))
         self.weights = weight_std * jax.random.normal(key_weight, shape[:2])
-        if covariance == "full":
-            identity = [1.0, 0.0] if d == 2 else [1.0, 0.0, 0.0, 0.0]
-            self.rotations = jnp.broadcast_to(jnp.asarray(identity), (*shape[:2], len(identity)))
-        else:
-            self.rotations = None
+        full = covariance == "full"
+        self.rotations = _identity_rotations(channels, num_gaussians, d) if full else None
         self.lower, self.upper = tuple(map(float, domain.lower)), tuple(map(float, domain.upper))
         self.grid_range = float(grid_range)
 
@@ -238,13 +242,7 @@ class PIG(_PointModel):
         trained diagonal model (the paper's Table 5 protocol); its values are unchanged."""
         if self.features.rotations is not None:
             return self
-        if self.in_dim not in (2, 3):
-            raise ValueError(
-                f"full covariance is built for 2-D and 3-D inputs, not {self.in_dim}-D"
-            )
-        k, n, _ = self.features.means.shape
-        identity = jnp.asarray([1.0, 0.0] if self.in_dim == 2 else [1.0, 0.0, 0.0, 0.0])
-        rotations = jnp.broadcast_to(identity, (k, n, identity.size))
+        rotations = _identity_rotations(*self.features.means.shape)
         return eqx.tree_at(
             lambda m: m.features.rotations, self, rotations, is_leaf=lambda x: x is None
         )

@@ -208,3 +208,33 @@ def test_chunked_residuals_bound_the_memory_of_loss_and_gradient(getkey):
     whole, chunked = temporaries(None), temporaries(256)
     assert whole > 4096 * 4 * 200 * 4  # at least one (points, k, N) float32 array
     assert chunked < whole / 6, (whole, chunked)
+
+
+def test_physics_training_is_the_same_on_one_device_and_on_eight():
+    problem = ph.KleinGordon()
+    model = jsm.PIG(problem.domain, 20, scale=0.5, key=jax.random.key(3))
+    points = ph.Collocation(problem.domain, 256, boundary=8, initial=16, resample_every=2)
+    loss = ph.PhysicsLoss(problem, chunk_size=64)
+    runs = [
+        jsm.fit(
+            model,
+            points,
+            epochs=4,
+            batch_size=128,
+            loss=loss,
+            optimizer=optax.adam(1e-2),
+            progress=False,
+            mesh=jsm.parallel.data_mesh(devices),
+        )
+        for devices in (jax.devices()[:1], jax.devices())
+    ]
+    assert len(jax.devices()) == 8
+    (one, history_one), (eight, history_eight) = runs
+    np.testing.assert_allclose(
+        [h["train_loss"] for h in history_one], [h["train_loss"] for h in history_eight], rtol=1e-5
+    )
+    for a, b in zip(
+        jax.tree.leaves(eqx.filter(one, eqx.is_array)),
+        jax.tree.leaves(eqx.filter(eight, eqx.is_array)),
+    ):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
