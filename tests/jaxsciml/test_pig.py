@@ -102,8 +102,8 @@ def test_gradients_with_respect_to_means_scales_and_weights_match_finite_differe
 
 
 def test_chunked_evaluation_equals_the_direct_one(getkey):
-    model = jsm.PIG(BOX, 300, scale=0.2, key=getkey())
-    points = BOX.sample_interior(1000, np.random.default_rng(4))
+    model = jsm.PIG(BOX, 100, scale=0.2, key=getkey())
+    points = BOX.sample_interior(400, np.random.default_rng(4))
     direct = jax.vmap(model)(jnp.asarray(points))
     np.testing.assert_allclose(model.evaluate(points, chunk_size=64), direct, rtol=1e-5, atol=1e-6)
     problem = ph.Poisson(3)
@@ -211,7 +211,7 @@ def test_chunked_residuals_bound_the_memory_of_loss_and_gradient(getkey):
 
 
 def test_physics_training_is_the_same_on_one_device_and_on_eight():
-    problem = ph.KleinGordon()
+    problem = ph.FlowMixing()  # interior, boundary and initial terms; residuals in chunks
     model = jsm.PIG(problem.domain, 20, scale=0.5, key=jax.random.key(3))
     points = ph.Collocation(problem.domain, 256, boundary=8, initial=16, resample_every=2)
     loss = ph.PhysicsLoss(problem, chunk_size=64)
