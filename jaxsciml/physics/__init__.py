@@ -1,5 +1,6 @@
 """Physics for physics-informed models: differential operators by autodiff, PDE residuals,
-domains, collocation points and the physics-informed loss."""
+domains, collocation points, the physics-informed loss, and weak forms with compactly supported
+test functions."""
 
 from jaxsciml.physics.autodiff import (
     derivative as derivative,
@@ -32,4 +33,9 @@ from jaxsciml.physics.points import map_points as map_points
 from jaxsciml.physics.references import (
     allen_cahn_reference as allen_cahn_reference,
     allen_cahn_solution as allen_cahn_solution,
+)
+from jaxsciml.physics.weak import (
+    WeakForm as WeakForm,
+    Wendland as Wendland,
+    ball_quadrature as ball_quadrature,
 )

@@ -2,6 +2,7 @@
 
 from collections.abc import Sequence
 
+import jax.numpy as jnp
 import numpy as np
 
 
@@ -103,6 +104,13 @@ class Box:
         mesh = np.meshgrid(*axes, indexing="ij")
         return np.stack([m.ravel() for m in mesh], axis=-1).astype(np.float32)
 
-    def to_unit(self, x):
-        """The affine map of the box onto `[0, 1]^d` (works on NumPy and JAX arrays)."""
-        return (x - self.lower.astype(np.float32)) / (self.upper - self.lower).astype(np.float32)
+    def vanishing_factor(self, x):
+        """`Π_i sin(π z_i)` over the spatial axes, with `z` the point mapped onto `[0, 1]^d`: a
+        factor that is positive inside and zero on the spatial boundary, to impose `u = 0` there
+        exactly by `u(x) = factor(x) · N(x)` (DGenNO's `sin(πx) sin(πy)`). It is evaluated as
+        `sin(π min(z, 1 − z))`, equal in exact arithmetic and exactly 0 on both faces in floating
+        point (`sin(π · 1.0)` is not). `x`: `(..., d)`, NumPy or JAX."""
+        axes = list(self.spatial_axes)
+        lower, width = self.lower[axes], (self.upper - self.lower)[axes]
+        z = (x[..., axes] - lower.astype(np.float32)) / width.astype(np.float32)
+        return jnp.prod(jnp.sin(np.pi * jnp.minimum(z, 1 - z)), axis=-1)

@@ -1,0 +1,165 @@
+"""Weak-form residuals with compactly supported radial test functions (DGenNO's virtual
+observables, after ParticleWNN).
+
+For `−∇·(a ∇u) = f` in 2-D (or 1-D) and a test function `φ_j` supported on the ball `B_j` of
+radius `R` around a centre `c_j`, integration by parts (φ vanishes on ∂B_j) gives
+
+    primal:  r_j = ∫_{B_j} a ∇u·∇φ_j dx − ∫_{B_j} f φ_j dx,
+    mixed:   r_j = ∫_{B_j} s·∇φ_j dx − ∫_{B_j} f φ_j dx,   with the flux s = a ∇u imposed
+             pointwise at the quadrature points (`constitutive_residual`).
+
+Only first derivatives of the network appear. The test functions are Wendland functions of order
+`l = ⌊d/2⌋ + 3` (`l = 4` in 2-D), whose gradients are written out analytically; the integrals use
+a product Gauss rule on the reference ball (Gauss-Legendre in the radius, equally spaced angles),
+scaled to the support radius, which integrates polynomials exactly up to `degree`.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float
+
+from jaxsciml.physics.autodiff import Field, gradient
+from jaxsciml.physics.domain import Box
+
+
+SMALLEST_FLOAT32_RADIUS = 1e-4  # DGenNO's bound: below it float32 offsets x − c lose the shape
+
+
+class Wendland:
+    """The Wendland function `φ(r) = (1 − r)_+^{l+2} ((l² + 4l + 3) r² + (3l + 6) r + 3) / 3` of
+    order `l` (default `⌊dim/2⌋ + 3`), `φ(0) = 1`, zero for `r ≥ 1`, `C⁴` at the edge.
+
+    As a test function around `centre` with support `radius`, `φ(|x − c| / R)`, its gradient is
+    `−(l+3)(l+4)/3 · (1 − r)^{l+1} (1 + (l+1) r) · (x − c) / R²` (the radial derivative divided by
+    `r`, which is finite at the centre).
+    """
+
+    def __init__(self, dim: int = 2, order: int | None = None):
+        self.dim = dim
+        self.order = dim // 2 + 3 if order is None else order
+
+    def profile(self, r: Array) -> Array:
+        """`φ(r)` for radii `r` in units of the support radius."""
+        l = self.order
+        inside = jnp.clip(1.0 - r, 0.0, None)
+        return inside ** (l + 2) * ((l * l + 4 * l + 3) * r**2 + (3 * l + 6) * r + 3) / 3
+
+    def value(self, x: Float[Array, "... d"], centre: Float[Array, " d"], radius) -> Array:
+        """`φ(|x − c| / R)` at points `x`."""
+        return self.profile(jnp.linalg.norm(x - centre, axis=-1) / radius)
+
+    def gradient(
+        self, x: Float[Array, "... d"], centre: Float[Array, " d"], radius
+    ) -> Float[Array, "... d"]:
+        """`∇_x φ(|x − c| / R)` at points `x` (analytic)."""
+        l = self.order
+        offset = x - centre
+        r = jnp.linalg.norm(offset, axis=-1, keepdims=True) / radius
+        inside = jnp.clip(1.0 - r, 0.0, None)
+        return -(l + 3) * (l + 4) / 3 * inside ** (l + 1) * (1 + (l + 1) * r) * offset / radius**2
+
+
+def ball_quadrature(dim: int, degree: int) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes `(q, dim)` in the unit ball and weights `(q,)` summing to its volume, exact for
+    polynomials of total degree `≤ degree`.
+
+    1-D: Gauss-Legendre on `[-1, 1]`. 2-D: Gauss-Legendre in the radius with the weight `r dr`
+    folded in (`n_r = ⌈(degree + 2)/2⌉` nodes) times `degree + 1` equally spaced angles: a
+    monomial of degree `m` is `r^m` times a trigonometric polynomial of degree `m` in polar form.
+    """
+    if degree < 0:
+        raise ValueError(f"degree must not be negative, got {degree}")
+    if dim == 1:
+        nodes, weights = np.polynomial.legendre.leggauss(degree // 2 + 1)
+        return nodes[:, None], weights
+    if dim != 2:
+        raise ValueError(f"weak forms are built for 1-D and 2-D domains, not {dim}-D")
+    radial, radial_weights = np.polynomial.legendre.leggauss(-(-(degree + 2) // 2))
+    r = 0.5 * (radial + 1.0)
+    radial_weights = 0.5 * radial_weights * r  # ∫_0^1 g(r) r dr
+    angles = 2 * np.pi * np.arange(degree + 1) / (degree + 1)
+    nodes = np.stack(
+        [np.outer(r, np.cos(angles)).ravel(), np.outer(r, np.sin(angles)).ravel()], axis=-1
+    )
+    weights = np.outer(radial_weights, np.full(angles.size, 2 * np.pi / angles.size)).ravel()
+    return nodes, weights
+
+
+class WeakForm:
+    """Weak residuals of `−∇·(a ∇u) = f` on `domain` with Wendland test functions of support
+    `radius` and a ball quadrature of `degree` (see the module docstring).
+
+    **Arguments:**
+
+    - `domain`: a 1-D or 2-D `jaxsciml.physics.Box` (no time axis).
+    - `radius`: the support radius `R`; in float32 it must be at least 1e-4.
+    - `degree`: the quadrature's polynomial degree (default 8: the Wendland profile in 2-D is a
+      polynomial of degree 8 in the radius).
+    """
+
+    def __init__(self, domain: Box, radius: float, *, degree: int = 8):
+        if domain.time_axis is not None or domain.dim not in (1, 2):
+            raise ValueError(
+                f"weak forms are built for stationary 1-D and 2-D boxes, not {domain!r}"
+            )
+        float32 = jnp.zeros(()).dtype == jnp.float32
+        if not radius > 0 or (float32 and radius < SMALLEST_FLOAT32_RADIUS):
+            raise ValueError(
+                f"support radius {radius} is below what float32 resolves "
+                f"({SMALLEST_FLOAT32_RADIUS}); use a larger radius or enable float64"
+                if radius > 0
+                else f"support radius must be positive, got {radius}"
+            )
+        if 2 * radius >= float(np.min(domain.upper - domain.lower)):
+            raise ValueError(f"support radius {radius} does not fit inside {domain!r}")
+        self.domain, self.radius = domain, float(radius)
+        self.test_function = Wendland(domain.dim)
+        nodes, weights = ball_quadrature(domain.dim, degree)
+        self.nodes = jnp.asarray(nodes, jnp.zeros(()).dtype)
+        self.weights = jnp.asarray(weights * radius**domain.dim, jnp.zeros(()).dtype)
+
+    def sample_centres(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """`n` centres `(n, d)` whose balls lie inside the domain, by Latin hypercube sampling
+        (one per stratum on every axis, as the DGenNO code draws them)."""
+        if n < 1:
+            raise ValueError(f"the number of centres must be positive, got {n}")
+        lower, upper = self.domain.lower + self.radius, self.domain.upper - self.radius
+        strata = np.stack([rng.permutation(n) for _ in range(self.domain.dim)], axis=-1)
+        unit = (strata + rng.uniform(size=strata.shape)) / n
+        return (lower + unit * (upper - lower)).astype(np.float32)
+
+    def quadrature_points(self, centres: Float[Array, "n d"]) -> Float[Array, "n q d"]:
+        """The quadrature nodes of every test function's ball."""
+        return centres[:, None, :] + self.radius * self.nodes
+
+    def primal_residuals(
+        self, u: Field, a: Field, f: Field, centres: Float[Array, "n d"]
+    ) -> Float[Array, " n"]:
+        """`∫ a ∇u·∇φ_j − ∫ f φ_j` for every centre (`u`, `a`, `f`: scalar fields of a point)."""
+        return self._residuals(lambda x: a(x) * gradient(u, x), f, centres)
+
+    def mixed_residuals(
+        self, flux: Field, f: Field, centres: Float[Array, "n d"]
+    ) -> Float[Array, " n"]:
+        """`∫ s·∇φ_j − ∫ f φ_j` for every centre, `s = flux(x)` shaped `(d,)`."""
+        return self._residuals(flux, f, centres)
+
+    def constitutive_residual(
+        self, flux: Field, u: Field, a: Field, centres: Float[Array, "n d"]
+    ) -> Float[Array, "n q d"]:
+        """`s − a ∇u` at every quadrature point of every ball (the mixed form's pointwise link)."""
+        points = self.quadrature_points(centres)
+        link = lambda x: flux(x) - a(x) * gradient(u, x)
+        return jax.vmap(jax.vmap(link))(points)
+
+    def _residuals(self, flux: Field, f: Field, centres):
+        points = self.quadrature_points(centres)  # (n, q, d)
+        phi = jax.vmap(lambda c, x: self.test_function.value(x, c, self.radius))(centres, points)
+        grad_phi = jax.vmap(lambda c, x: self.test_function.gradient(x, c, self.radius))(
+            centres, points
+        )
+        s = jax.vmap(jax.vmap(flux))(points)  # (n, q, d)
+        source = jax.vmap(jax.vmap(f))(points)  # (n, q)
+        integrand = jnp.sum(s * grad_phi, axis=-1) - source * phi
+        return integrand @ self.weights
