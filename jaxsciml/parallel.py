@@ -19,6 +19,7 @@ command works in an interactive `salloc`. Each process then reads only its slice
 process takes part in checkpointing, as orbax requires).
 """
 
+import equinox as eqx
 import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
@@ -95,3 +96,9 @@ def global_batch(local_rows, mesh: Mesh):
 def replicate(tree, mesh: Mesh):
     """Place every array leaf of `tree` on every device of `mesh`."""
     return jax.device_put(tree, replicated(mesh))
+
+
+def replicate_model(model, mesh: Mesh):
+    """`model` with every array leaf placed on every device of `mesh` (the rest untouched)."""
+    arrays, static = eqx.partition(model, eqx.is_array)
+    return eqx.combine(replicate(arrays, mesh), static)

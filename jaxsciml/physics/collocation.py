@@ -180,8 +180,7 @@ class ReferenceSolution:
         devices = mesh.devices.size
         size = -(-min(self.chunk_size, len(self)) // devices) * devices
         index, count = jax.process_index(), jax.process_count()
-        arrays, static = eqx.partition(model, eqx.is_array)
-        model = eqx.combine(parallel.replicate(arrays, mesh), static)
+        model = parallel.replicate_model(model, mesh)
         for begin in range(0, len(self), size):
             rows = np.arange(begin, min(begin + size, len(self)))
             padded = np.resize(rows, size)  # the last chunk repeats its points to a full chunk

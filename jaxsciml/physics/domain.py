@@ -5,6 +5,8 @@ from collections.abc import Sequence
 import jax.numpy as jnp
 import numpy as np
 
+from jaxsciml.data.points import grid_points
+
 
 class Box:
     """The box `[lower_0, upper_0] × ... × [lower_{d-1}, upper_{d-1}]`, optionally with one axis
@@ -100,9 +102,9 @@ class Box:
         """The tensor grid with `points_per_axis` points per axis, endpoints included, as
         coordinates `(Π n_i, d)` in C order (the last axis fastest)."""
         counts = np.broadcast_to(np.asarray(points_per_axis), (self.dim,))
-        axes = [np.linspace(a, b, int(n)) for a, b, n in zip(self.lower, self.upper, counts)]
-        mesh = np.meshgrid(*axes, indexing="ij")
-        return np.stack([m.ravel() for m in mesh], axis=-1).astype(np.float32)
+        return grid_points(
+            tuple(np.linspace(a, b, int(n)) for a, b, n in zip(self.lower, self.upper, counts))
+        )
 
     def vanishing_factor(self, x):
         """`Π_i sin(π z_i)` over the spatial axes, with `z` the point mapped onto `[0, 1]^d`: a

@@ -4,6 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxsciml.data.points import grid_points
 from jaxsciml.physics.collocation import ReferenceSolution
 from jaxsciml.physics.pdes import AllenCahn
 
@@ -11,8 +12,7 @@ from jaxsciml.physics.pdes import AllenCahn
 def allen_cahn_reference(problem: AllenCahn, **kwargs) -> ReferenceSolution:
     """`allen_cahn_solution(problem, **kwargs)` as test points and values."""
     t, x, u = allen_cahn_solution(problem, **kwargs)
-    points = np.stack(np.meshgrid(t, x, indexing="ij"), -1).reshape(-1, 2)
-    return ReferenceSolution(points, u.ravel(), problem.domain)
+    return ReferenceSolution(grid_points((t, x)), u.ravel(), problem.domain)
 
 
 def allen_cahn_solution(

@@ -82,8 +82,7 @@ def evaluate(
     mesh = parallel.data_mesh() if mesh is None else mesh
     parallel.check_batch_size(batch_size, mesh)
     measures = tuple(metrics.values())
-    arrays, static = eqx.partition(model, eqx.is_array)
-    model = eqx.combine(parallel.replicate(arrays, mesh), static)
+    model = parallel.replicate_model(model, mesh)
     totals = np.zeros(len(measures))
     part = (jax.process_index(), jax.process_count())
     local = batch_size // part[1]
