@@ -35,6 +35,7 @@ from jaxsciml.physics.references import (
     allen_cahn_solution as allen_cahn_solution,
 )
 from jaxsciml.physics.weak import (
+    TestFunctions as TestFunctions,
     WeakForm as WeakForm,
     Wendland as Wendland,
     ball_quadrature as ball_quadrature,

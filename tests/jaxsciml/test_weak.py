@@ -80,7 +80,8 @@ def test_weak_residuals_vanish_for_an_exact_pair_and_not_for_a_wrong_one():
 
     with jax.enable_x64(True):
         weak = ph.WeakForm(ph.Box([0.0, 0.0], [1.0, 1.0]), radius=0.05, degree=12)
-        centres = jnp.asarray(weak.sample_centres(100, np.random.default_rng(1)), jnp.float64)
+        centres = weak.sample_centres(jax.random.key(1), 100)
+        assert centres.dtype == jnp.float64
         assert np.all(centres > 0.05) and np.all(centres < 0.95)
         primal = weak.primal_residuals(u, a, f, centres)
         flux = lambda p: a(p) * ph.gradient(u, p)
@@ -117,3 +118,25 @@ def test_vanishing_factor_is_exactly_zero_on_the_spatial_boundary_only():
     np.testing.assert_allclose(box.vanishing_factor(x.at[0].set(0.0)), box.vanishing_factor(x))
     expected = np.sin(np.pi * (x[1] + 1) / 2) * np.sin(np.pi * (x[2] - 2) / 3)
     np.testing.assert_allclose(box.vanishing_factor(x), expected, rtol=1e-5)
+
+
+def test_centres_form_a_latin_hypercube_inside_the_shrunk_box():
+    weak = ph.WeakForm(ph.Box([0.0, -1.0], [2.0, 1.0]), radius=0.1)
+    centres = np.asarray(jax.jit(weak.sample_centres, static_argnums=1)(jax.random.key(3), 40))
+    lower, upper = np.array([0.1, -0.9]), np.array([1.9, 0.9])
+    strata = np.floor((centres - lower) / (upper - lower) * 40).astype(int)
+    for axis in range(2):  # one centre in every stratum of every axis
+        assert sorted(strata[:, axis]) == list(range(40))
+
+
+def test_float32_residuals_at_the_papers_radius_approach_the_strong_form():
+    """At R = 1e-4 in float32 the ball average of ∇u·∇φ is −Δu times the average of φ, to
+    1e-4 (O(R²) and rounding); recomputing ∇φ from rounded x − c made it wrong by order one."""
+    pi = math.pi
+    u = lambda p: jnp.sin(pi * p[0]) * jnp.sin(pi * p[1])
+    weak = ph.WeakForm(ph.Box([0.0, 0.0], [1.0, 1.0]), radius=1e-4)
+    centres = weak.sample_centres(jax.random.key(0), 50)
+    residuals = weak.primal_residuals(u, lambda p: 1.0 + 0 * p[0], lambda p: 0 * p[0], centres)
+    mean_phi = weak.weights @ weak.test_function.profile(jnp.linalg.norm(weak.nodes, axis=-1))
+    strong = 2 * pi**2 * jax.vmap(u)(centres) * mean_phi  # −Δu ⟨φ⟩
+    assert np.max(np.abs(residuals - strong)) < 2e-3 * np.max(np.abs(strong))
