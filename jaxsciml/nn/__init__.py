@@ -1,6 +1,11 @@
 """Building blocks shared by several operators."""
 
-from jaxsciml.nn.activations import gelu as gelu
+from jaxsciml.nn.activations import (
+    gelu as gelu,
+    silu_id as silu_id,
+    silu_sin as silu_sin,
+    tanh_sin as tanh_sin,
+)
 from jaxsciml.nn.base import AbstractGridModule as AbstractGridModule, apply_batch as apply_batch
 from jaxsciml.nn.frozen import (
     AbstractFrozen as AbstractFrozen,

@@ -13,3 +13,18 @@ def gelu(x: Array) -> Array:
     which XLA's CPU backend evaluates through an exponential: twice as slow as `erf`.
     """
     return 0.5 * x * (1.0 + jax.lax.erf(x * (1 / math.sqrt(2))))
+
+
+def tanh_sin(x: Array) -> Array:
+    """DGenNO's `Tanh_Sin`: `tanh(sin(π(x + 1))) + x` (a periodic bump on an identity path)."""
+    return jax.numpy.tanh(jax.numpy.sin(math.pi * (x + 1.0))) + x
+
+
+def silu_sin(x: Array) -> Array:
+    """DGenNO's `SiLU_Sin`: `SiLU(sin(π(x + 1))) + x`."""
+    return jax.nn.silu(jax.numpy.sin(math.pi * (x + 1.0))) + x
+
+
+def silu_id(x: Array) -> Array:
+    """DGenNO's `SiLU_Id`: `SiLU(x) + x`."""
+    return jax.nn.silu(x) + x

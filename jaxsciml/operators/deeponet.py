@@ -53,6 +53,9 @@ class MultiONet(eqx.Module):
     - `num_outputs`: `l`, how many final layers contribute an inner product.
     - `activation`: applied after every layer (branch: except the last when
       `linear_branch_output`).
+    - `trunk_activation`: the trunk's activation where it differs from the branch's (DGenNO's
+      coefficient decoder pairs a `silu_sin` trunk with a `silu_id` branch); default
+      `activation`.
     - `layer_weights`: learn `w_k` (initialised to 0) if true; otherwise all `w_k = 1`.
     """
 
@@ -61,6 +64,7 @@ class MultiONet(eqx.Module):
     weights: Float[Array, " l"] | None
     bias: Float[Array, " out_channels"]
     activation: Callable = eqx.field(static=True)
+    trunk_activation: Callable = eqx.field(static=True)
     num_outputs: int = eqx.field(static=True)
     out_channels: int = eqx.field(static=True)
     linear_branch_output: bool = eqx.field(static=True)
@@ -75,6 +79,7 @@ class MultiONet(eqx.Module):
         num_outputs: int = 1,
         out_channels: int = 1,
         activation: Callable = jnp.tanh,
+        trunk_activation: Callable | None = None,
         layer_weights: bool = True,
         linear_branch_output: bool = False,
         key: PRNGKeyArray,
@@ -96,6 +101,7 @@ class MultiONet(eqx.Module):
         self.weights = jnp.zeros(num_outputs) if layer_weights else None
         self.bias = jnp.zeros(out_channels)
         self.activation = activation
+        self.trunk_activation = activation if trunk_activation is None else trunk_activation
         self.num_outputs, self.out_channels = num_outputs, out_channels
         self.linear_branch_output = linear_branch_output
 
@@ -107,23 +113,25 @@ class MultiONet(eqx.Module):
     def coordinates(self) -> int:
         return self.trunk[0].in_features
 
-    def _features(self, layers, z, linear_last: bool) -> list[Array]:
+    def _features(self, layers, z, activation, linear_last: bool) -> list[Array]:
         """The activations of the last `l` layers, each split into `(out_channels, q)`."""
         outputs = []
         for i, layer in enumerate(layers):
             z = layer(z)
             if not (linear_last and i == len(layers) - 1):
-                z = self.activation(z)
+                z = activation(z)
             outputs.append(z)
         return [f.reshape(self.out_channels, -1) for f in outputs[-self.num_outputs :]]
 
     def branch_features(self, sensors: Float[Array, " m"]) -> Float[Array, " l c q"]:
         """The branch net's last `l` layers for one input function."""
-        return jnp.stack(self._features(self.branch, sensors, self.linear_branch_output))
+        return jnp.stack(
+            self._features(self.branch, sensors, self.activation, self.linear_branch_output)
+        )
 
     def trunk_features(self, point: Float[Array, " d"]) -> Float[Array, " l c q"]:
         """The trunk net's last `l` layers for one query point."""
-        return jnp.stack(self._features(self.trunk, point, False))
+        return jnp.stack(self._features(self.trunk, point, self.trunk_activation, False))
 
     def _combine(self, branch, trunk, subscripts) -> Array:
         weights = jnp.ones(self.num_outputs) if self.weights is None else self.weights
@@ -163,6 +171,26 @@ class MultiONet(eqx.Module):
             )
         trunk = jax.vmap(jax.vmap(self.trunk_features))(points)
         return self._combine(branch, trunk, "l,blcq,bplcq->bpc")
+
+    def evaluate_with_gradient(
+        self, sensors: Float[ArrayLike, "batch m"], points: Float[ArrayLike, "P d"]
+    ) -> tuple[Float[Array, "batch P c"], Float[Array, "batch P c d"]]:
+        """`evaluate` at shared points together with the gradient with respect to the point.
+
+        The trunk's features and their Jacobian (`d` forward-mode passes) are computed once per
+        point and contracted with every function's branch features, so the derivative costs the
+        same for a batch of 1 or of 100 (weak-form and physics-informed losses need it).
+        """
+        self._check(sensors, points, batched=True)
+        if points.ndim != 2:
+            raise ValueError(f"gradients need shared points (P, d), got {points.shape}")
+        branch = jax.vmap(self.branch_features)(sensors)
+        trunk, jacobian = jax.vmap(
+            lambda y: (self.trunk_features(y), jax.jacfwd(self.trunk_features)(y))
+        )(points)
+        weights = jnp.ones(self.num_outputs) if self.weights is None else self.weights
+        gradients = jnp.einsum("l,blcq,plcqd->bpcd", weights, branch, jacobian) / self.num_outputs
+        return self._combine(branch, trunk, "l,blcq,plcq->bpc"), gradients
 
 
 def DeepONet(
