@@ -13,6 +13,7 @@ from jaxsciml import (
 from jaxsciml.data import Normalized as Normalized, with_normalizers as with_normalizers
 from jaxsciml.nn import SpectralConv as SpectralConv, count_parameters as count_parameters
 from jaxsciml.operators import (
+    DGNO as DGNO,
     FNO as FNO,
     PIG as PIG,
     PINN as PINN,

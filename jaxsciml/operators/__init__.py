@@ -1,6 +1,7 @@
 """Neural operators, one module per family."""
 
 from jaxsciml.operators.deeponet import DeepONet as DeepONet, MultiONet as MultiONet
+from jaxsciml.operators.dgno import DGNO as DGNO, DGNOLoss as DGNOLoss
 from jaxsciml.operators.fno import FNO as FNO, FourierLayer as FourierLayer
 from jaxsciml.operators.operator_ode import (
     OperatorODE as OperatorODE,
