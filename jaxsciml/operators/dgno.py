@@ -29,7 +29,6 @@ from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from jaxsciml.data.dataset import Batch, Dataset, from_arrays
 from jaxsciml.data.normalize import GaussianNormalizer
-from jaxsciml.data.points import grid_points
 from jaxsciml.nn.activations import silu_id, silu_sin, tanh_sin
 from jaxsciml.nn.base import AbstractGridModule
 from jaxsciml.operators.deeponet import MultiONet
@@ -250,10 +249,7 @@ class DGNO(AbstractGridModule):
 
     def grid_points(self) -> np.ndarray:
         """The points of `a`'s grid `(n₁ n₂, 2)`, in the order of a flattened field."""
-        axes = [
-            np.linspace(lo, hi, n) for lo, hi, n in zip(self.lower, self.upper, self.grid_shape)
-        ]
-        return grid_points(tuple(axes))
+        return self.domain.grid(self.grid_shape)
 
     def _check_fields(self, a: Array) -> None:
         if a.ndim != 4 or a.shape[1:] != (1, *self.grid_shape):
@@ -428,17 +424,18 @@ class DGNOLoss:
         beta: Array,
         a: Array | None,
         centres: Float[Array, "n 2"],
-        coefficient: Array | None = None,
+        coefficient: Callable[[Array], Array] | None = None,
     ) -> Float[Array, ""]:
         """The weak-residual loss of the solutions `u(β)` of `model` (a `DGNO`, or anything with
         its `formulation`, `solution_and_gradient`, `flux` and `lookup_coefficient`), with `a`
-        the given fields (looked up at the quadrature points) or, if `coefficient`
-        `(B, n_c·q)` is given, those values."""
+        the given fields (looked up at the quadrature points) or, if given, `coefficient(points)`
+        `(B, P)` at the quadrature points `(P, 2)` (the inverse problem's decoded `a`)."""
         tests = self.weak_form.test_functions(centres)
         n, q, d = tests.points.shape
         points = tests.points.reshape(n * q, d)
         if coefficient is None:
-            coefficient = model.lookup_coefficient(a, points)
+            coefficient = lambda x: model.lookup_coefficient(a, x)
+        coefficient = coefficient(points)
         _, grad_u = model.solution_and_gradient(beta, points)
         darcy_flux = coefficient[..., None] * grad_u  # (B, n q, d)
         source = jax.vmap(lambda x: jnp.broadcast_to(self._source(x), ()))(points).reshape(n, q)

@@ -52,16 +52,6 @@ def noisy_observations(
     return values + sigma * jax.random.normal(key, values.shape, values.dtype)
 
 
-class _LatentMLP(eqx.Module):
-    mlp: eqx.nn.MLP
-
-    def __init__(self, latent: int, hidden: int, depth: int, key: PRNGKeyArray):
-        self.mlp = eqx.nn.MLP(1, latent, hidden, depth, activation=jnp.tanh, key=key)
-
-    def __call__(self) -> Float[Array, " L"]:
-        return jnp.tanh(self.mlp(jnp.ones(1)))
-
-
 def invert(
     model: DGNO,
     observation_points: Float[ArrayLike, "N 2"],
@@ -95,17 +85,18 @@ def invert(
     scale = jnp.linalg.norm(observations)
 
     def objective(latent_mlp, model, step_key):
-        beta = latent_mlp()[None]
+        beta = latent_mlp(jnp.ones(1))[None]
         misfit = jnp.linalg.norm(model.solution(beta, points)[0] - observations) / scale
         key_centres, key_noise = jax.random.split(step_key)
+
+        def coefficient(quadrature):  # (draws, P): relaxed Bernoulli draws of a, or a itself
+            logits = model.coefficient_logits(beta, quadrature)  # (1, P)
+            if binary:
+                noise = jax.random.logistic(key_noise, (draws, logits.shape[1]), logits.dtype)
+                logits = logits + noise
+            return model.coefficient_from_logits(logits)
+
         centres = loss.weak_form.sample_centres(key_centres, loss.centres)
-        tests = loss.weak_form.test_functions(centres)
-        quadrature = tests.points.reshape(-1, 2)
-        logits = model.coefficient_logits(beta, quadrature)  # (1, n q)
-        if binary:
-            noise = jax.random.logistic(key_noise, (draws, logits.shape[1]), logits.dtype)
-            logits = logits + noise
-        coefficient = model.coefficient_from_logits(logits)
         betas = jnp.broadcast_to(beta, (draws, beta.shape[1]))
         pde = loss.pde(model, betas, None, centres, coefficient=coefficient)
         return data_weight * misfit + pde_weight * pde
@@ -113,9 +104,16 @@ def invert(
     optimizer = optax.adam(learning_rate)
 
     def run(model, init_key):
-        params, static = eqx.partition(
-            _LatentMLP(model.encoder.latent, 64, 2, init_key), eqx.is_array
+        latent_mlp = eqx.nn.MLP(  # β = tanh(MLP(1)), [1, 64, 64, L]
+            1,
+            model.encoder.latent,
+            64,
+            2,
+            activation=jnp.tanh,
+            final_activation=jnp.tanh,
+            key=init_key,
         )
+        params, static = eqx.partition(latent_mlp, eqx.is_array)
 
         def step(carry, step_key):
             params, state = carry
@@ -127,7 +125,7 @@ def invert(
 
         keys = jax.random.split(jax.random.fold_in(init_key, 1), steps)
         (params, _), losses = jax.lax.scan(step, (params, optimizer.init(params)), keys)
-        return eqx.combine(params, static)(), losses
+        return eqx.combine(params, static)(jnp.ones(1)), losses
 
     run_all = eqx.filter_jit(lambda m, keys: jax.vmap(lambda k: run(m, k))(keys))
     beta, losses = run_all(model, jax.random.split(key, restarts))
@@ -154,7 +152,8 @@ def observe_on_grid(
     and the values of the field `u` there (noise-free)."""
     u = np.asarray(u).reshape(model.grid_shape)
     n1, n2 = model.grid_shape
-    interior = np.array([(i, j) for i in range(1, n1 - 1) for j in range(1, n2 - 1)])
+    rows, cols = np.meshgrid(np.arange(1, n1 - 1), np.arange(1, n2 - 1), indexing="ij")
+    interior = np.stack([rows.ravel(), cols.ravel()], axis=-1)
     if not 0 < count <= len(interior):
         raise ValueError(f"count must be in 1..{len(interior)}, got {count}")
     chosen = interior[rng.choice(len(interior), count, replace=False)]
