@@ -6,10 +6,6 @@ Stands alone: it imports neither `jaxsciml` nor `solvers`.
 from datagen import fields as fields, format as format, krylov as krylov, problems as problems
 from datagen.format import DatasetFileError as DatasetFileError
 from datagen.generate import GenerationReport as GenerationReport, generate as generate
-from datagen.trajectories import (
-    NavierStokesSettings as NavierStokesSettings,
-    generate_navier_stokes as generate_navier_stokes,
-)
 from datagen.linear_solvers import (
     SOLVERS as SOLVERS,
     SolveError as SolveError,
@@ -22,4 +18,8 @@ from datagen.problems import (
     Heat as Heat,
     Helmholtz as Helmholtz,
     Poisson as Poisson,
+)
+from datagen.trajectories import (
+    NavierStokesSettings as NavierStokesSettings,
+    generate_navier_stokes as generate_navier_stokes,
 )
