@@ -17,6 +17,7 @@ from jaxsciml.operators import (
     FNO as FNO,
     PIG as PIG,
     PINN as PINN,
+    T1 as T1,
     DeepONet as DeepONet,
     MultiONet as MultiONet,
     OperatorODE as OperatorODE,

@@ -42,3 +42,32 @@ def darcy_dir(tmp_path_factory):
         progress=False,
     )
     return out
+
+
+@pytest.fixture
+def check_gradients(getkey):
+    """`check(objective, params)`: assert that `jax.grad(objective)` at the pytree `params` matches
+    a central finite difference (step 1e-6, float64) along three random directions."""
+    import equinox as eqx
+    import jax.numpy as jnp
+
+    def check(objective, params, tolerance=1e-6):
+        objective = eqx.filter_jit(objective)
+        grads = jax.grad(objective)(params)
+        leaves, treedef = jax.tree.flatten(params)
+        for _ in range(3):
+            direction = jax.tree.unflatten(
+                treedef, [jax.random.normal(getkey(), leaf.shape, leaf.dtype) for leaf in leaves]
+            )
+            eps = 1e-6
+            shift = lambda s: jax.tree.map(lambda p, d: p + s * eps * d, params, direction)
+            finite_difference = (objective(shift(1)) - objective(shift(-1))) / (2 * eps)
+            analytic = sum(
+                jnp.vdot(g, d) for g, d in zip(jax.tree.leaves(grads), jax.tree.leaves(direction))
+            )
+            assert abs(finite_difference - analytic) <= tolerance * (1 + abs(analytic)), (
+                finite_difference,
+                analytic,
+            )
+
+    return check

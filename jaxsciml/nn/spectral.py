@@ -87,7 +87,7 @@ def _transform_precision() -> jax.lax.Precision | None:
     return None if jax.default_backend() == "cpu" else jax.lax.Precision.HIGHEST
 
 
-def _contract(x: Array, matrix: Array, axis: int) -> Array:
+def contract_axis(x: Array, matrix: Array, axis: int) -> Array:
     """Contract `x`'s `axis` with the first axis of `matrix`; the result keeps the axis' place."""
     y = jnp.tensordot(x, matrix, axes=(axis, 0), precision=_transform_precision())
     return jnp.moveaxis(y, -1, axis)
@@ -105,12 +105,12 @@ def truncated_dft(x: Float[Array, "..."], modes: Sequence[int]) -> Complex[Array
     n = x.shape[-1]
     angles = 2 * np.pi * np.outer(np.arange(n), kept_frequencies(n, modes[-1], False)) / n
     real_dft = jnp.asarray(np.concatenate([np.cos(angles), -np.sin(angles)], axis=1), x.dtype)
-    y = _contract(x, real_dft, -1)
+    y = contract_axis(x, real_dft, -1)
     y = jax.lax.complex(y[..., : modes[-1]], y[..., modes[-1] :])
     for axis, m in zip(range(-2, -d - 1, -1), reversed(modes[:-1])):
         n = y.shape[axis]
         angles = 2 * np.pi * np.outer(np.arange(n), kept_frequencies(n, m, True)) / n
-        y = _contract(y, jnp.asarray(np.exp(-1j * angles), y.dtype), axis)
+        y = contract_axis(y, jnp.asarray(np.exp(-1j * angles), y.dtype), axis)
     return y
 
 
@@ -126,14 +126,14 @@ def inverse_truncated_dft(
     y = kept
     for axis, m, n in zip(range(-d, -1), modes[:-1], spatial_shape[:-1]):
         angles = 2 * np.pi * np.outer(kept_frequencies(n, m, True), np.arange(n)) / n
-        y = _contract(y, jnp.asarray(np.exp(1j * angles) / n, y.dtype), axis)
+        y = contract_axis(y, jnp.asarray(np.exp(1j * angles) / n, y.dtype), axis)
     n, m = spatial_shape[-1], modes[-1]
     frequencies = kept_frequencies(n, m, False)
     weights = np.where((frequencies == 0) | (2 * frequencies == n), 1.0, 2.0) / n
     angles = 2 * np.pi * np.outer(frequencies, np.arange(n)) / n
     synthesis = np.tile(weights, 2)[:, None] * np.concatenate([np.cos(angles), -np.sin(angles)])
     parts = jnp.concatenate([y.real, y.imag], axis=-1)
-    return _contract(parts, jnp.asarray(synthesis, parts.dtype), -1)
+    return contract_axis(parts, jnp.asarray(synthesis, parts.dtype), -1)
 
 
 def prefers_matrix_dft(modes: Sequence[int], spatial_shape: Sequence[int]) -> bool:

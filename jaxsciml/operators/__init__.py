@@ -8,3 +8,4 @@ from jaxsciml.operators.operator_ode import (
     loss_at_times as loss_at_times,
 )
 from jaxsciml.operators.pig import PIG as PIG, PINN as PINN, GaussianFeatures as GaussianFeatures
+from jaxsciml.operators.t1 import T1 as T1, frequency_relative_l2 as frequency_relative_l2
