@@ -19,6 +19,7 @@ from jaxsciml.operators import (
     PINN as PINN,
     T1 as T1,
     DeepONet as DeepONet,
+    MgNO as MgNO,
     MultiONet as MultiONet,
     OperatorODE as OperatorODE,
 )

@@ -3,6 +3,7 @@
 from jaxsciml.operators.deeponet import DeepONet as DeepONet, MultiONet as MultiONet
 from jaxsciml.operators.dgno import DGNO as DGNO, DGNOLoss as DGNOLoss
 from jaxsciml.operators.fno import FNO as FNO, FourierLayer as FourierLayer
+from jaxsciml.operators.mgno import MgNO as MgNO
 from jaxsciml.operators.operator_ode import (
     OperatorODE as OperatorODE,
     loss_at_times as loss_at_times,
