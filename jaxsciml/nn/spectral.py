@@ -1,5 +1,6 @@
 """Spectral convolution: the Fourier integral operator of the Fourier Neural Operator."""
 
+import math
 from collections.abc import Sequence
 
 import equinox as eqx
@@ -9,6 +10,7 @@ import numpy as np
 from jaxtyping import Array, Complex, Float, PRNGKeyArray
 
 from jaxsciml.nn.base import AbstractGridModule
+from jaxsciml.nn.factorized import FactorizedWeight
 
 
 def kept_mode_shape(modes: Sequence[int]) -> tuple[int, ...]:
@@ -170,8 +172,9 @@ class SpectralConv(AbstractGridModule):
     products (`transform="auto"` picks with `prefers_matrix_dft`); both give the same operator.
     """
 
-    weight_real: Float[Array, " in_channels out_channels *kept"]
-    weight_imag: Float[Array, " in_channels out_channels *kept"]
+    weight_real: Float[Array, " in_channels out_channels *kept"] | None
+    weight_imag: Float[Array, " in_channels out_channels *kept"] | None
+    factorized: FactorizedWeight | None
     in_channels: int = eqx.field(static=True)
     out_channels: int = eqx.field(static=True)
     modes: tuple[int, ...] = eqx.field(static=True)
@@ -184,6 +187,8 @@ class SpectralConv(AbstractGridModule):
         modes: Sequence[int],
         *,
         transform: str = "auto",
+        factorization: str | None = None,
+        rank: float = 0.1,
         key: PRNGKeyArray,
         dtype=None,
     ):
@@ -193,8 +198,12 @@ class SpectralConv(AbstractGridModule):
         - `modes`: kept modes per spatial axis (per corner; see the class docstring). Its length
           is the number of spatial dimensions (1, 2 or 3; any positive number works).
         - `transform`: `"fft"`, `"dft"` (truncated DFT by matrix products) or `"auto"`.
+        - `factorization`: `None` (dense weights), `"tucker"` or `"cp"`: the weight tensor in
+          that low-rank form (`jaxsciml.nn.factorized`), the tensorized FNO (TFNO).
+        - `rank`: for a factorized weight, the fraction of the dense parameters it keeps.
         - `key`: PRNG key for the initialization, which is the reference's: real and imaginary
-          parts uniform on `[0, 1/(in_channels*out_channels))`.
+          parts uniform on `[0, 1/(in_channels*out_channels))` (factorized weights: zero-mean
+          entries of that scale).
         - `dtype`: real dtype of the weights; the default floating dtype when `None`.
         """
         modes = tuple(int(m) for m in modes)
@@ -208,12 +217,31 @@ class SpectralConv(AbstractGridModule):
         shape = (in_channels, out_channels, *kept_mode_shape(modes))
         scale = 1.0 / (in_channels * out_channels)
         key_real, key_imag = jax.random.split(key)
-        self.weight_real = scale * jax.random.uniform(key_real, shape, dtype)
-        self.weight_imag = scale * jax.random.uniform(key_imag, shape, dtype)
+        if factorization is None:
+            self.weight_real = scale * jax.random.uniform(key_real, shape, dtype)
+            self.weight_imag = scale * jax.random.uniform(key_imag, shape, dtype)
+            self.factorized = None
+        else:
+            self.weight_real = self.weight_imag = None
+            self.factorized = FactorizedWeight(
+                shape, factorization, rank, scale, key=key_real, dtype=dtype
+            )
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.modes = modes
         self.transform = transform
+
+    def complex_weight(self) -> Complex[Array, " in_channels out_channels *kept"]:
+        """The complex weights `R`, rebuilt from their factors for a factorized layer."""
+        if self.factorized is not None:
+            return self.factorized.dense()
+        return jax.lax.complex(self.weight_real, self.weight_imag)
+
+    @property
+    def compression_ratio(self) -> float:
+        """Parameters of the dense weights over those stored (1 when dense)."""
+        dense = 2 * self.in_channels * self.out_channels * math.prod(kept_mode_shape(self.modes))
+        return 1.0 if self.factorized is None else dense / self.factorized.num_parameters
 
     def batched(
         self, x: Float[Array, " batch in_channels *spatial"]
@@ -239,8 +267,7 @@ class SpectralConv(AbstractGridModule):
             kept = truncated_dft(x, self.modes)
         else:
             kept = truncate_spectrum(jnp.fft.rfftn(x, axes=axes), self.modes)
-        weight = jax.lax.complex(self.weight_real, self.weight_imag)
-        mixed = jnp.einsum("bi...,io...->bo...", kept, weight)
+        mixed = jnp.einsum("bi...,io...->bo...", kept, self.complex_weight())
         if use_dft:
             return inverse_truncated_dft(mixed, self.modes, spatial).astype(x.dtype)
         spectrum_shape = (*spatial[:-1], spatial[-1] // 2 + 1)

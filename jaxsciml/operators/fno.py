@@ -13,6 +13,7 @@ from jaxsciml.nn import (
     SpectralConv,
     append_coordinates,
     check_modes_fit,
+    count_parameters,
     crop_high,
     gelu,
     pad_high,
@@ -33,12 +34,21 @@ class FourierLayer(AbstractGridModule):
         modes: Sequence[int],
         *,
         transform: str = "auto",
+        factorization: str | None = None,
+        rank: float = 0.1,
         key: PRNGKeyArray,
         dtype=None,
     ):
         key_k, key_w = jax.random.split(key)
         self.spectral = SpectralConv(
-            width, width, modes, transform=transform, key=key_k, dtype=dtype
+            width,
+            width,
+            modes,
+            transform=transform,
+            factorization=factorization,
+            rank=rank,
+            key=key_k,
+            dtype=dtype,
         )
         self.pointwise = PointwiseLinear(width, width, key=key_w, dtype=dtype)
 
@@ -91,6 +101,8 @@ class FNO(AbstractGridModule):
         padding: float | Sequence[float] = 0.0,
         activation: Callable[[Array], Array] = gelu,
         transform: str = "auto",
+        factorization: str | None = None,
+        rank: float = 0.1,
         key: PRNGKeyArray,
         dtype=None,
     ):
@@ -109,6 +121,9 @@ class FNO(AbstractGridModule):
         - `activation`: the nonlinearity between layers and inside the projection.
         - `transform`: how the spectral convolutions transform (`"fft"`, `"dft"` or `"auto"`; see
           `SpectralConv`); the operator is the same.
+        - `factorization`, `rank`: `"tucker"` or `"cp"` stores every layer's Fourier weights in
+          that low-rank form keeping the fraction `rank` of their parameters: the tensorized FNO
+          (TFNO, Kossaifi et al.); `compression_ratio` reports what it saves.
         - `key`: PRNG key for the initialization.
         - `dtype`: real dtype of the parameters.
         """
@@ -128,7 +143,16 @@ class FNO(AbstractGridModule):
         lifted_channels = in_channels + (len(modes) if append_grid else 0)
         self.lifting = PointwiseLinear(lifted_channels, width, key=key_p, dtype=dtype)
         self.layers = tuple(
-            FourierLayer(width, modes, transform=transform, key=k, dtype=dtype) for k in keys
+            FourierLayer(
+                width,
+                modes,
+                transform=transform,
+                factorization=factorization,
+                rank=rank,
+                key=k,
+                dtype=dtype,
+            )
+            for k in keys
         )
         self.projection = PointwiseMLP(
             width,
@@ -144,6 +168,14 @@ class FNO(AbstractGridModule):
         self.append_grid = append_grid
         self.padding = padding
         self.activation = activation
+
+    @property
+    def compression_ratio(self) -> float:
+        """The dense Fourier weights' parameter count over the stored one (1 for a dense FNO;
+        about `1 / rank` for a TFNO)."""
+        convs = [layer.spectral for layer in self.layers]
+        stored = sum(count_parameters(conv) for conv in convs)
+        return sum(conv.compression_ratio * count_parameters(conv) for conv in convs) / stored
 
     def batched(
         self, a: Float[Array, " batch in_channels *spatial"]
