@@ -16,10 +16,17 @@ def _option_value(text: str):
 def _datagen(args) -> None:
     import datagen
 
-    options = {"resolution": args.resolution, "dim": args.dim}
+    options = {} if args.resolution is None else {"resolution": args.resolution}
     for item in args.option:
         key, _, value = item.partition("=")
         options[key.replace("-", "_")] = _option_value(value)
+    if args.problem == "navier_stokes":
+        paths = datagen.generate_navier_stokes(
+            args.n, args.out, seed=args.seed, shard_size=args.shard_size, **options
+        )
+        print(f"{args.n} Navier-Stokes trajectories in {args.out} ({len(paths)} shards)")
+        return
+    options = {"resolution": 64, "dim": args.dim, **options}
     solver_options = {"preconditioner": args.preconditioner} if args.preconditioner else None
     report = datagen.generate(
         args.problem,
@@ -87,10 +94,16 @@ def parser() -> argparse.ArgumentParser:
     commands = main.add_subparsers(dest="command", required=True)
 
     gen = commands.add_parser("datagen", help="generate a PDE dataset (resumable)")
-    gen.add_argument("problem", help="darcy, poisson, helmholtz, convection_diffusion or heat")
+    gen.add_argument(
+        "problem",
+        help="darcy, poisson, helmholtz, convection_diffusion, heat, or navier_stokes (settings "
+        "of datagen.NavierStokesSettings as --option, e.g. viscosity=1e-4 frames=30)",
+    )
     gen.add_argument("--n", type=int, required=True, help="number of samples")
     gen.add_argument("--out", required=True, help="dataset directory")
-    gen.add_argument("--resolution", type=int, default=64, help="grid points per axis")
+    gen.add_argument(
+        "--resolution", type=int, help="grid points per axis (64; navier_stokes: solver grid 256)"
+    )
     gen.add_argument("--dim", type=int, default=2)
     gen.add_argument(
         "--option",

@@ -123,3 +123,15 @@ def test_cli_datagen_passes_solver_problem_and_part_options(tmp_path, capsys):
     assert only.name == "shard-00001.h5"
     header = read_header(only)
     assert header.provenance.parameters["contrast"] == 0.3 and header.provenance.solver == "skr"
+
+
+def test_cli_datagen_navier_stokes_takes_its_settings_as_options(tmp_path, capsys):
+    out = tmp_path / "ns"
+    arguments = ["datagen", "navier_stokes", "--n", "2", "--resolution", "16", "--out", str(out)]
+    for option in ("stored_resolution=8", "frames=2", "frame_interval=0.01", "time_step=0.005"):
+        arguments += ["--option", option]
+    assert cli.main(arguments) == 0
+    assert "2 Navier-Stokes trajectories" in capsys.readouterr().out
+    header = read_header(out / "shard-00000.h5")
+    assert header.input_shape == (1, 8, 8) and header.output_shape == (2, 8, 8)
+    assert header.provenance.parameters["resolution"] == 16
