@@ -11,6 +11,7 @@ made on any machine; shards are written atomically and a rerun skips the finishe
 """
 
 import dataclasses
+import functools
 import time
 from pathlib import Path
 
@@ -78,10 +79,14 @@ class NavierStokesSettings:
 
 def trajectories(settings: NavierStokesSettings, w0: jax.Array) -> jax.Array:
     """The recorded frames `(batch, frames, s, s)` on the stored grid for initial fields `w0`
-    `(batch, n, n)` on the solver grid (float32 on the default device, one compiled batch)."""
-    forcing = jnp.asarray(fno_forcing(settings.resolution), w0.dtype)
+    `(batch, n, n)` on the solver grid (one compiled, `vmap`ped solve per settings and dtype)."""
+    return _compiled_solver(settings)(w0)
 
+
+@functools.lru_cache(maxsize=8)
+def _compiled_solver(settings: NavierStokesSettings):
     def one(w):
+        forcing = jnp.asarray(fno_forcing(settings.resolution), w.dtype)
         frames = vorticity_trajectory(
             w,
             forcing,
@@ -92,7 +97,7 @@ def trajectories(settings: NavierStokesSettings, w0: jax.Array) -> jax.Array:
         )
         return frames[:, :: settings.stride, :: settings.stride]
 
-    return jax.jit(jax.vmap(one))(w0)
+    return jax.jit(jax.vmap(one))
 
 
 def generate_navier_stokes(
