@@ -244,7 +244,7 @@ def main():
     parser.add_argument("--batch", type=int, default=None, help="batch size (8 CPU, 20 full)")
     parser.add_argument("--rounds", type=int, default=10, help="timed repetitions per step")
     parser.add_argument("--data-dir", default="/tmp/jaxsciml_operators_compare")
-    parser.add_argument("--skip-steps", action="store_true", help="only the error runs")
+    parser.add_argument("--only", choices=["steps", "errors"], help="one half of the benchmark")
     parser.add_argument("--json", default=None, help="also write the numbers to this file")
     args = parser.parse_args()
     mode = "quick" if args.quick else "full" if args.full else "reduced"
@@ -252,10 +252,11 @@ def main():
     print("command: python benchmarks/operators_compare.py " + " ".join(sys.argv[1:]))
     print("devices:", jax.devices(), "| CPU cores:", os.cpu_count(), "|", platform.machine())
     print("versions:", package_versions(["jax", "jaxlib", "equinox", "optax"]))
-    steps = (
-        [] if args.skip_steps else step_times(MODES[mode]["step_sizes"], batch_size, args.rounds)
-    )
-    results = errors(mode, Path(args.data_dir), 20)
+    steps, results = [], {}
+    if args.only != "errors":
+        steps = step_times(MODES[mode]["step_sizes"], batch_size, args.rounds)
+    if args.only != "steps":
+        results = errors(mode, Path(args.data_dir), 20)
     print_tables(steps, results)
     if args.json:
         with open(args.json, "w") as f:

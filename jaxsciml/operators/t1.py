@@ -191,11 +191,22 @@ class T1(AbstractGridModule):
             )
 
     def encode(self, a: Float[Array, " b c_in *spatial"]) -> Float[Array, " b width *modes"]:
-        """Lift, then transform once: the kept coefficients of the lifted fields."""
+        """Lift, then transform once: the kept coefficients of the lifted fields.
+
+        The lifting `W x + b` is affine and pointwise, so it commutes with the transform:
+        `T(W x + b) = W T(x) + b T(1)`. Transforming the few input channels and lifting the
+        coefficients gives the same result for a fraction of the cost (3 instead of `width`
+        channels through the transform).
+        """
         self._check(a)
         x = append_coordinates(a) if self.append_grid else a
         scale = self.coefficient_scale(a.shape[2:])
-        return transforms.forward(self.lifting.batched(x), self.transform, self.modes, scale)
+        coefficients = transforms.forward(x, self.transform, self.modes, scale)
+        constant = transforms.forward(
+            jnp.ones(a.shape[2:], a.dtype), self.transform, self.modes, scale
+        )
+        bias = self.lifting.bias.reshape(-1, *(1 for _ in self.modes))
+        return mix_channels(self.lifting.weight, coefficients) + bias * constant
 
     def head(self, x: Float[Array, " b width *modes"]) -> Float[Array, " b c_out *modes"]:
         """The head on every coefficient: `width -> head -> sin -> out`, no biases."""
