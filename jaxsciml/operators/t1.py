@@ -1,7 +1,8 @@
 """T1, "Transform Once" (Poli, Massaroli, Berto, Park, Dao, Ré, Ermon; NeurIPS 2022).
 
-A frequency-domain model that transforms once: lift in physical space, one orthonormal real
-transform (DCT-II by default) truncated to the low modes, `depth` blocks that never leave the
+A frequency-domain model that transforms once: a pointwise lifting, one orthonormal real
+transform (DCT-II by default) truncated to the low modes (the two commute, so the input channels
+are transformed and the coefficients lifted), `depth` blocks that never leave the
 frequency domain, a head on the coefficients, and one inverse transform at the output (or none:
 `frequency_relative_l2` trains on the coefficients, which by Parseval is the physical relative L2
 without the inverse transform).
