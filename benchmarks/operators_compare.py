@@ -211,11 +211,12 @@ def errors(mode, root: Path, batch_size) -> dict[str, list[dict]]:
 
 
 def print_tables(steps: list[dict], results: dict) -> None:
-    print(
-        "\n| grid | model | params | train step ms (median [min, max]) | FNO / model | "
-        "inference ms | compile s |"
-    )
-    print("|---|---|---|---|---|---|---|")
+    if steps:
+        print(
+            "\n| grid | model | params | train step ms (median [min, max]) | FNO / model | "
+            "inference ms | compile s |"
+        )
+        print("|---|---|---|---|---|---|---|")
     for r in steps:
         t, i = r["train"], r["inference"]
         print(
