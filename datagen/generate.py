@@ -186,28 +186,32 @@ def solve_shard(job: ShardJob, progress=None) -> ShardOutcome:
     )
 
 
-def _finished(job: ShardJob) -> ShardHeader | None:
-    """The header of `job.path` if it is a finished shard of this very run (so a rerun can skip
-    it), else `None`."""
-    if not job.path.exists():
+def finished_shard(
+    path: Path, provenance: Provenance, num_samples_total: int, shard_index: int, indices
+) -> ShardHeader | None:
+    """The header of `path` if it is a finished shard `shard_index` of this very dataset holding
+    (or having failed) exactly the samples `indices`, so a rerun can skip it; `None` when it is
+    missing, truncated or holds other samples. A shard of another dataset raises."""
+    if not path.exists():
         return None
     try:
-        header = read_header(job.path)
+        header = read_header(path)
     except DatasetFileError:
         return None  # truncated or foreign: regenerate it
-    if header.provenance != job.provenance:
+    if header.provenance != provenance:
         raise DatasetFileError(
-            f"{job.path} belongs to a different dataset ({header.provenance}); write to a new "
+            f"{path} belongs to a different dataset ({header.provenance}); write to a new "
             "directory, or delete the old one to regenerate."
         )
-    if header.num_samples_total != job.num_samples_total:
+    if header.num_samples_total != num_samples_total:
         raise DatasetFileError(
-            f"{job.path} belongs to a dataset of {header.num_samples_total} samples, not "
-            f"{job.num_samples_total}; write to a new directory, or delete the old one to "
+            f"{path} belongs to a dataset of {header.num_samples_total} samples, not "
+            f"{num_samples_total}; write to a new directory, or delete the old one to "
             "regenerate."
         )
     held = set(header.sample_index.tolist()) | set(header.failed_samples)
-    return header if header.shard_index == job.shard_index and held == set(job.indices) else None
+    same = header.shard_index == shard_index and held == {int(i) for i in indices}
+    return header if same else None
 
 
 def _run(jobs: list[ShardJob], workers: int, bar: tqdm) -> list[ShardOutcome]:
@@ -338,7 +342,9 @@ def generate(
             provenance,
             on_failure,
         )
-        header = _finished(job)
+        header = finished_shard(
+            job.path, job.provenance, job.num_samples_total, job.shard_index, job.indices
+        )
         if header is not None:
             skipped += 1
             samples_skipped += header.num_samples

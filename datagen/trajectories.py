@@ -21,7 +21,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from datagen.fields import periodic_gaussian_random_field
-from datagen.format import DatasetFileError, Provenance, read_header, shard_name, write_shard
+from datagen.format import Provenance, shard_name, write_shard
+from datagen.generate import finished_shard
 from datagen.problems.navier_stokes import fno_forcing, vorticity_trajectory
 
 
@@ -135,7 +136,7 @@ def generate_navier_stokes(
             indices = np.arange(shard * shard_size, min(n, (shard + 1) * shard_size))
             path = out / shard_name(shard)
             paths.append(path)
-            if _finished(path, provenance, indices, n):
+            if finished_shard(path, provenance, n, shard, indices) is not None:
                 bar.update(len(indices))
                 continue
             inputs, outputs = [], []
@@ -161,20 +162,3 @@ def generate_navier_stokes(
                 backend="jax",
             )
     return paths
-
-
-def _finished(path: Path, provenance: Provenance, indices: np.ndarray, n: int) -> bool:
-    """Whether `path` already holds these samples of this very dataset."""
-    if not path.exists():
-        return False
-    try:
-        header = read_header(path)
-    except DatasetFileError:
-        return False  # truncated or foreign: regenerate it
-    if header.provenance != provenance or header.num_samples_total != n:
-        raise DatasetFileError(
-            f"{path} belongs to a different dataset ({header.provenance}, "
-            f"{header.num_samples_total} samples); write to a new directory, or delete the old "
-            "one to regenerate."
-        )
-    return np.array_equal(header.sample_index, indices)

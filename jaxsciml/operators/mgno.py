@@ -58,7 +58,6 @@ class VCycle(eqx.Module):
     restrict_data: tuple[Convolution, ...]
     restrict_solution: tuple[Convolution, ...]
     prolong: tuple[Prolongation, ...]
-    shapes: tuple[tuple[int, int], ...] = eqx.field(static=True)
 
     def __init__(
         self,
@@ -99,7 +98,6 @@ class VCycle(eqx.Module):
             )
             for level in range(levels - 1)
         )
-        self.shapes = tuple(shapes)
 
     def __call__(self, f: Float[Array, " b c_f n1 n2"]) -> Float[Array, " b c_u n1 n2"]:
         u = self.first(f)
@@ -234,7 +232,7 @@ class MgNO(AbstractGridModule):
                 f"this MgNO takes samples shaped (in_channels={self.in_channels}, n1, n2); got a "
                 f"sample of shape {a.shape[1:]}."
             )
-        levels = len(self.layers[0].cycle.shapes)
+        levels = len(self.layers[0].cycle.smoothing)
         if min(level_shapes(a.shape[2:], levels)[-1]) < 2:
             raise ValueError(f"a {a.shape[2:]} grid is too coarse for {levels} levels")
         u = a
