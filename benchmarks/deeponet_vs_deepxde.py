@@ -43,7 +43,8 @@ from common import interleaved_times, package_versions
 
 import jaxsciml as jsm
 from datagen.operators import generate_antiderivative, generate_diffusion_reaction
-from jaxsciml.train import make_train_step, mse_loss, relative_l2_loss
+from jaxsciml.losses import mse_loss, relative_l2_loss
+from jaxsciml.train import make_train_step
 from jaxsciml.train.step import split_model
 
 
@@ -97,7 +98,7 @@ class Ours:
         key = jax.random.key(0)
 
         def one():
-            batch = jsm.parallel.global_batch(next(batches), self.mesh)
+            batch = jsm.train.place(next(batches), self.mesh)
             state[0], state[1], value = step(state[0], frozen, state[1], batch, key)
             return value
 
@@ -127,7 +128,7 @@ class Ours:
         )
         seconds = time.perf_counter() - start
         sensors, points, targets = all_points(test)
-        predictions = np.asarray(model.evaluate(sensors, points))[..., 0]
+        predictions = np.asarray(model.batched(sensors, points))[..., 0]
         return seconds, relative_errors(predictions, targets)
 
 

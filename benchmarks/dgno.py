@@ -147,8 +147,7 @@ def train_dgno(case: Case, train_a: np.ndarray, test_in, key) -> tuple[DGNO, dic
         batch_size=case.batch_size,
         loss=loss,
         optimizer=optimizer,
-        eval_data=test_in,
-        eval_every=case.eval_every,
+        evaluation=jsm.Evaluation(test_in, every=case.eval_every),
     )
     seconds = time.perf_counter() - start
     errors = [h["eval.relative_l2"] for h in history if "eval.relative_l2" in h]
@@ -176,8 +175,7 @@ def train_multionet(case: Case, train: jsm.data.Dataset, test_in, key):
         epochs=case.baseline_epochs,
         batch_size=50,
         optimizer=optax.adam(step_decay(1e-3, steps)),
-        eval_data=test_points,
-        eval_every=max(1, case.baseline_epochs // 10),
+        evaluation=jsm.Evaluation(test_points, every=max(1, case.baseline_epochs // 10)),
     )
     seconds = time.perf_counter() - start
     errors = [h["eval.relative_l2"] for h in history if "eval.relative_l2" in h]

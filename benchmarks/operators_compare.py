@@ -49,9 +49,10 @@ import datagen
 import jaxsciml as jsm
 from jaxsciml import parallel
 from jaxsciml.data import Batch
+from jaxsciml.losses import relative_l2_loss
 from jaxsciml.nn import apply_batch
 from jaxsciml.operators.t1 import frequency_relative_l2
-from jaxsciml.train import make_train_step, relative_l2_loss
+from jaxsciml.train import make_train_step
 from jaxsciml.train.step import split_model
 
 

@@ -121,7 +121,7 @@ def build(kind: str, problem: ph.PDE, case: Case, seed: int):
 def step_times(models: dict, points: ph.Collocation, loss, optimizers: dict, rounds: int):
     """Median milliseconds of one train step per model, interleaved."""
     mesh = jsm.parallel.data_mesh()
-    batch = jsm.parallel.global_batch(points.draw(0, 0), mesh)
+    batch = jsm.train.place(points.draw(0, 0), mesh)
     key = jax.random.key(0)
     calls = {}
     for name, model in models.items():
@@ -177,8 +177,7 @@ def run_problem(name: str, mode: str, lbfgs: bool, seed: int, rounds: int) -> li
             batch_size=case.interior,
             loss=loss,
             optimizer=optimizers[kind],
-            eval_data=test,
-            eval_every=case.eval_every,
+            evaluation=jsm.Evaluation(test, every=case.eval_every),
             seed=seed,
             progress=False,
         )

@@ -10,7 +10,6 @@ from jaxsciml import (
     physics as physics,
     train as train,
 )
-from jaxsciml.data import Normalized as Normalized, with_normalizers as with_normalizers
 from jaxsciml.nn import SpectralConv as SpectralConv, count_parameters as count_parameters
 from jaxsciml.operators import (
     DGNO as DGNO,
@@ -21,9 +20,16 @@ from jaxsciml.operators import (
     DeepONet as DeepONet,
     MgNO as MgNO,
     MultiONet as MultiONet,
+    Normalized as Normalized,
     OperatorODE as OperatorODE,
+    with_normalizers as with_normalizers,
 )
-from jaxsciml.train import evaluate as evaluate, fit as fit
+from jaxsciml.train import (
+    Checkpointing as Checkpointing,
+    Evaluation as Evaluation,
+    evaluate as evaluate,
+    fit as fit,
+)
 
 
 try:

@@ -1,12 +1,27 @@
-"""Error measures between predicted and true fields.
+"""Losses and error measures, in one place.
 
-Each function compares one sample, shaped `(channels, *spatial)`, and returns a scalar; `jax.vmap`
-them over a batch. The batch losses at the bottom average a per-sample measure over a batch, which
-is how the FNO papers report errors (relative L2 per sample, then the mean over the test set).
+- **Norms** (`relative_l2`, `relative_h1`, `mse`): compare one sample, shaped
+  `(channels, *spatial)`, and return a scalar; `jax.vmap` them over a batch.
+- **Metrics** (`Mean`, `PooledRelativeL2`, `MaxAbsError`): how `jaxsciml.evaluate` turns
+  per-sample statistics into one number over a whole dataset.
+- **Training losses**: every one has the signature `loss(model, batch, key) -> scalar`.
+  `relative_l2_loss` (the default of `fit`) and `mse_loss` work for every labelled batch; the
+  model-specific ones live beside their models and are reachable here too:
+  `frequency_relative_l2` (T1), `loss_at_times` (OperatorODE), `PhysicsLoss` (PIG, PINN) and
+  `DGNOLoss` (DGNO).
+
+This module is a leaf: models and the training loop both import it, and it imports neither
+(the model-specific losses are looked up when first asked for).
 """
 
+import abc
+import importlib
+from collections.abc import Callable
+
+import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float
 
 
@@ -74,3 +89,103 @@ def mse(
 def batch_mean(measure, predictions: Array, targets: Array) -> Float[Array, ""]:
     """Mean over a batch (leading axis) of a per-sample `measure` such as `relative_l2`."""
     return jnp.mean(jax.vmap(measure)(predictions, targets))
+
+
+# --- training losses ------------------------------------------------------------------------
+
+
+def relative_l2_loss(model, batch, key) -> Float[Array, ""]:
+    """The default training loss: mean over the batch of each sample's relative L2 error of
+    `batch.predict(model)` against `batch.target` (the FNO papers' loss, averaged instead of
+    summed). Works for every `jaxsciml.data.AbstractLabelledBatch`."""
+    del key
+    return batch_mean(relative_l2, batch.predict(model), batch.target)
+
+
+def mse_loss(model, batch, key) -> Float[Array, ""]:
+    """Mean squared error of `batch.predict(model)` against `batch.target` over every value of
+    the batch (DeepONet's and DeepXDE's default loss)."""
+    del key
+    return batch_mean(mse, batch.predict(model), batch.target)
+
+
+# --- metrics: per-sample statistics reduced over a dataset ----------------------------------
+
+
+class Metric(eqx.Module):
+    """How `jaxsciml.evaluate` measures a model over a dataset: `statistics` of each sample
+    (a vector), reduced over all samples by `reduction` (`"sum"` or `"max"`), then `result`."""
+
+    reduction: eqx.AbstractClassVar[str]
+
+    @abc.abstractmethod
+    def statistics(self, prediction: Array, target: Array) -> Float[Array, " k"]:
+        """The statistics of one sample."""
+
+    @abc.abstractmethod
+    def result(self, reduced: np.ndarray, count: int) -> float:
+        """The metric from the statistics reduced over `count` samples."""
+
+
+class Mean(Metric):
+    """The mean over samples of a per-sample `measure(prediction, target) -> scalar` (such as
+    `relative_l2`): how the FNO papers report test errors."""
+
+    measure: Callable = eqx.field(static=True)
+    reduction = "sum"
+
+    def statistics(self, prediction: Array, target: Array) -> Float[Array, " 1"]:
+        return self.measure(prediction, target)[None]
+
+    def result(self, reduced: np.ndarray, count: int) -> float:
+        return float(reduced[0] / count)
+
+
+class PooledRelativeL2(Metric):
+    """`‖u − u*‖₂ / ‖u*‖₂` over every value of every sample together (the PIG scripts' test
+    error over all test points, where each point is a sample)."""
+
+    reduction = "sum"
+
+    def statistics(self, prediction: Array, target: Array) -> Float[Array, " 2"]:
+        return jnp.stack([jnp.sum((prediction - target) ** 2), jnp.sum(target**2)])
+
+    def result(self, reduced: np.ndarray, count: int) -> float:
+        return float(np.sqrt(reduced[0] / reduced[1]))
+
+
+class MaxAbsError(Metric):
+    """The largest absolute error over every value of every sample."""
+
+    reduction = "max"
+
+    def statistics(self, prediction: Array, target: Array) -> Float[Array, " 1"]:
+        return jnp.max(jnp.abs(prediction - target))[None]
+
+    def result(self, reduced: np.ndarray, count: int) -> float:
+        return float(reduced[0])
+
+
+def as_metric(metric: Metric | Callable) -> Metric:
+    """A `Metric` as it is; a per-sample measure as its `Mean`."""
+    return metric if isinstance(metric, Metric) else Mean(metric)
+
+
+# --- the model-specific losses, looked up on first use (this module stays a leaf) -----------
+
+_ELSEWHERE = {
+    "frequency_relative_l2": "jaxsciml.operators.t1",
+    "loss_at_times": "jaxsciml.operators.operator_ode",
+    "PhysicsLoss": "jaxsciml.physics.loss",
+    "DGNOLoss": "jaxsciml.operators.dgno",
+}
+
+
+def __getattr__(name: str):
+    if name in _ELSEWHERE:
+        return getattr(importlib.import_module(_ELSEWHERE[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_ELSEWHERE])

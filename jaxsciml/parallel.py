@@ -65,22 +65,19 @@ def check_batch_size(batch_size: int, mesh: Mesh) -> None:
         )
 
 
-def global_batch(local_rows, mesh: Mesh):
-    """The global, batch-sharded array(s) from this process's rows of a batch.
+def global_batch(local_rows, mesh: Mesh, split=None):
+    """The global array(s) from this process's rows of a batch.
 
-    `local_rows` is a pytree of NumPy arrays holding rows
-    `[p*b/P, (p+1)*b/P)` of the global batch of `b` rows on process `p` of `P` (all of it on one
-    process), as `Dataset.batches(part=(p, P))` yields them. Fields that a batch type names in
-    its `SHARED` attribute (the query points of a `jaxsciml.data.PointBatch`) have no batch axis:
-    every process holds all of them, and they are replicated.
+    `local_rows` is a pytree of NumPy arrays holding rows `[p*b/P, (p+1)*b/P)` of the global
+    batch of `b` rows on process `p` of `P` (all of it on one process), as
+    `AbstractDataset.batches(part=(p, P))` yields them. `split` is a pytree of the same structure
+    with `True` on the leaves split along their first axis over the mesh and `False` on those
+    every process holds whole (replicated), as `AbstractBatch.batch_axes()` gives it; `None`
+    splits every leaf.
     """
     sharding, everywhere = batch_sharding(mesh), replicated(mesh)
-    shared = getattr(type(local_rows), "SHARED", ())
-    if shared:
-        fields = local_rows._fields
-        placements = type(local_rows)(*(everywhere if f in shared else sharding for f in fields))
-    else:
-        placements = jax.tree.map(lambda _: sharding, local_rows)
+    split = jax.tree.map(lambda _: True, local_rows) if split is None else split
+    placements = jax.tree.map(lambda s: sharding if s else everywhere, split)
     if jax.process_count() == 1:  # one call places every field: the cheap path, per step
         return jax.device_put(local_rows, placements)
     processes = jax.process_count()

@@ -2,6 +2,11 @@
 and their sensor-and-query-point view for DeepONet-type models."""
 
 from datagen.format import DatasetFileError as DatasetFileError
+from jaxsciml.data.base import (
+    AbstractBatch as AbstractBatch,
+    AbstractDataset as AbstractDataset,
+    AbstractLabelledBatch as AbstractLabelledBatch,
+)
 from jaxsciml.data.dataset import (
     Batch as Batch,
     Dataset as Dataset,
@@ -10,11 +15,7 @@ from jaxsciml.data.dataset import (
     load as load,
     load_fno_mat as load_fno_mat,
 )
-from jaxsciml.data.normalize import (
-    GaussianNormalizer as GaussianNormalizer,
-    Normalized as Normalized,
-    with_normalizers as with_normalizers,
-)
+from jaxsciml.data.normalize import GaussianNormalizer as GaussianNormalizer
 from jaxsciml.data.points import (
     PointBatch as PointBatch,
     PointDataset as PointDataset,

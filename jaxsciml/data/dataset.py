@@ -3,30 +3,29 @@
 import concurrent.futures
 import os
 from collections.abc import Callable, Iterator, Sequence
-from typing import NamedTuple, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
 from datagen.format import DatasetFileError
+from jaxsciml.data.base import AbstractDataset, AbstractLabelledBatch
 from jaxsciml.data.sources import AbstractSource, ArraySource, FNOMatSource, ShardedSource
+from jaxsciml.losses import relative_l2
 from jaxsciml.nn.base import apply_batch
 
 
 T = TypeVar("T")
 
 
-class Batch(NamedTuple):
+class Batch(AbstractLabelledBatch):
     """A batch of pairs: `inputs` `(b, c_in, *spatial)` and `outputs` `(b, c_out, *spatial)`.
 
     Indexing a `Dataset` with one integer gives a `Batch` of single samples (no batch axis).
-    Every batch type offers `predict(model)` and `target`, so that one loss or metric serves
-    every data form (grids here, sensors and query points in `PointBatch`).
     """
 
-    inputs: np.ndarray
-    outputs: np.ndarray
-
-    SHARED = ()  # fields without a batch axis (see `jaxsciml.data.PointBatch`)
+    inputs: Any
+    outputs: Any
+    replicated = ()
 
     def predict(self, model):
         """The model's outputs for `inputs`, through `jaxsciml.nn.apply_batch`."""
@@ -80,7 +79,7 @@ def read_ahead(read: Callable[[int, np.ndarray], T], chunks: list, prefetch: int
             yield batch
 
 
-class Dataset:
+class Dataset(AbstractDataset):
     """A view on a source of samples: which samples (in which order) and at which grid stride.
 
     Views are cheap and lazy: `split`, `subsample`, `take` make new views; nothing is read until
@@ -236,6 +235,14 @@ class Dataset:
 
     def num_batches(self, batch_size: int, drop_last: bool = True) -> int:
         return len(self) // batch_size if drop_last else -(-len(self) // batch_size)
+
+    @property
+    def default_metrics(self) -> dict:
+        return {"relative_l2": relative_l2}
+
+    @property
+    def evaluation_batch_size(self) -> int:
+        return 20
 
 
 def load(path: str | os.PathLike) -> Dataset:

@@ -1,10 +1,9 @@
-"""Gaussian normalizers (as the FNO scripts use them) and a model wrapper that applies them.
+"""Gaussian normalizers, as the FNO scripts use them: statistics of a dataset's fields.
 
 The FNO Darcy recipe standardizes the input `a` and the target `u` with their mean and standard
 deviation at every grid point over the training set, trains the network on standardized fields,
-and computes the loss on the decoded (physical) prediction. `Normalized` packages that: it is a
-model whose input and output are physical fields, so a loss, an evaluation or a user never see
-normalized values.
+and computes the loss on the decoded (physical) prediction; `jaxsciml.operators.Normalized`
+wraps a model in them.
 """
 
 from collections.abc import Sequence
@@ -16,7 +15,6 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from jaxsciml.data.dataset import Dataset
-from jaxsciml.nn.base import AbstractGridModule, apply_batch
 from jaxsciml.nn.frozen import AbstractFrozen
 
 
@@ -120,33 +118,3 @@ class GaussianNormalizer(AbstractFrozen):
         """Undo `encode`."""
         mean, std = self._statistics(x)
         return x * (std + self.eps) + mean
-
-
-class Normalized(AbstractGridModule):
-    """`output_normalizer.decode(model(input_normalizer.encode(a)))`: a model on physical fields.
-
-    Either normalizer may be `None` (identity). The statistics are constants: training updates
-    only the wrapped model.
-    """
-
-    model: eqx.Module
-    input_normalizer: GaussianNormalizer | None
-    output_normalizer: GaussianNormalizer | None
-
-    def batched(
-        self, a: Float[Array, " batch c_in *spatial"]
-    ) -> Float[Array, " batch c_out *spatial"]:
-        if self.input_normalizer is not None:
-            a = self.input_normalizer.encode(a)
-        u = apply_batch(self.model, a)
-        if self.output_normalizer is not None:
-            u = self.output_normalizer.decode(u)
-        return u
-
-
-def with_normalizers(
-    model: eqx.Module, train_data: Dataset, *, pointwise: bool = True, inputs=True, outputs=True
-) -> Normalized:
-    """Wrap `model` with Gaussian normalizers fitted on `train_data` (the FNO recipe)."""
-    fit = lambda field: GaussianNormalizer.fit(train_data, field, pointwise=pointwise)
-    return Normalized(model, fit("inputs") if inputs else None, fit("outputs") if outputs else None)

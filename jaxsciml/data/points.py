@@ -15,14 +15,16 @@ Evaluation uses every grid point.
 """
 
 from collections.abc import Iterator
-from typing import NamedTuple
+from typing import Any
 
 import numpy as np
 
+from jaxsciml.data.base import AbstractDataset, AbstractLabelledBatch
 from jaxsciml.data.dataset import Batch, Dataset, batch_positions, read_ahead
+from jaxsciml.losses import relative_l2
 
 
-class PointBatch(NamedTuple):
+class PointBatch(AbstractLabelledBatch):
     """A batch of input functions at sensors and output functions at shared query points.
 
     - `sensors`: `(b, m)`, the input functions' values at the `m` sensors.
@@ -30,15 +32,15 @@ class PointBatch(NamedTuple):
     - `targets`: `(b, P, c_out)`, the output functions at those points.
     """
 
-    sensors: np.ndarray
-    points: np.ndarray
-    targets: np.ndarray
-
-    SHARED = ("points",)  # fields without a batch axis: replicated over devices, never padded
+    sensors: Any
+    points: Any
+    targets: Any
+    replicated = ("points",)  # shared by every function: copied to every device, never padded
 
     def predict(self, model):
-        """`model.evaluate(sensors, points)`: `(b, P, c_out)` for a DeepONet-type model."""
-        return model.evaluate(self.sensors, self.points)
+        """`model.batched(sensors, points)`: `(b, P, c_out)` for a branch-trunk operator
+        (`jaxsciml.operators.AbstractBranchTrunkOperator`)."""
+        return model.batched(self.sensors, self.points)
 
     @property
     def target(self):
@@ -59,7 +61,7 @@ def _query_subset(num_points: int, size: int, seed: int, epoch: int, step: int) 
     return np.sort(rng.choice(num_points, size, replace=False))
 
 
-class PointDataset:
+class PointDataset(AbstractDataset):
     """A grid dataset seen as sensor values, query points and targets (see the module docstring).
 
     **Arguments:**
@@ -141,6 +143,14 @@ class PointDataset:
 
     def num_batches(self, batch_size: int, drop_last: bool = True) -> int:
         return self.data.num_batches(batch_size, drop_last)
+
+    @property
+    def default_metrics(self) -> dict:
+        return {"relative_l2": relative_l2}
+
+    @property
+    def evaluation_batch_size(self) -> int:
+        return 20
 
     def batches(
         self,

@@ -6,7 +6,10 @@ from jaxsciml.nn.activations import (
     silu_sin as silu_sin,
     tanh_sin as tanh_sin,
 )
-from jaxsciml.nn.base import AbstractGridModule as AbstractGridModule, apply_batch as apply_batch
+from jaxsciml.nn.base import (
+    AbstractGridOperator as AbstractGridOperator,
+    apply_batch as apply_batch,
+)
 from jaxsciml.nn.frozen import (
     AbstractFrozen as AbstractFrozen,
     trainable_filter as trainable_filter,

@@ -7,7 +7,7 @@ import jax
 from jaxtyping import Array, Float
 
 
-class AbstractGridModule(eqx.Module):
+class AbstractGridOperator(eqx.Module):
     """Base of modules that map fields on a grid, `(channels, *spatial)`, to fields on a grid.
 
     Subclasses implement `batched`, which maps a batch `(batch, channels, *spatial)`; calling the
@@ -33,6 +33,6 @@ def apply_batch(model, inputs: Array) -> Array:
     Calls `model.batched` for grid modules and `jax.vmap(model)` for any other callable, so losses
     written with it work for every model and take the fast path where one exists.
     """
-    if isinstance(model, AbstractGridModule):
+    if isinstance(model, AbstractGridOperator):
         return model.batched(inputs)
     return jax.vmap(model)(inputs)

@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from jaxsciml.nn.base import AbstractGridModule
+from jaxsciml.nn.base import AbstractGridOperator
 
 
 def mix_channels(
@@ -25,7 +25,7 @@ def mix_channels(
     return y.reshape(b, weight.shape[0], *x.shape[2:])
 
 
-class PointwiseLinear(AbstractGridModule):
+class PointwiseLinear(AbstractGridOperator):
     """An affine map of the channels, applied at every grid point (a 1x1 convolution).
 
     Initialized as PyTorch's `Linear`/`Conv1d` (and equinox's `Linear`): weight and bias uniform on
@@ -63,7 +63,7 @@ class PointwiseLinear(AbstractGridModule):
         return mix_channels(self.weight, x) + self.bias.reshape((-1,) + (1,) * (x.ndim - 2))
 
 
-class PointwiseMLP(AbstractGridModule):
+class PointwiseMLP(AbstractGridOperator):
     """A multilayer perceptron on the channels, applied at every grid point.
 
     `PointwiseMLP(c_in, [h1, ..., hk], c_out)` is

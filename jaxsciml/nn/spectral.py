@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Complex, Float, PRNGKeyArray
 
-from jaxsciml.nn.base import AbstractGridModule
+from jaxsciml.nn.base import AbstractGridOperator
 from jaxsciml.nn.factorized import FactorizedWeight
 
 
@@ -149,7 +149,7 @@ def prefers_matrix_dft(modes: Sequence[int], spatial_shape: Sequence[int]) -> bo
     return all(k <= 4 * np.log2(n) for k, n in zip(kept, spatial_shape))
 
 
-class SpectralConv(AbstractGridModule):
+class SpectralConv(AbstractGridOperator):
     """The spectral convolution of the Fourier Neural Operator (Li et al., ICLR 2021).
 
     Computes `irfftn(R · rfftn(x))`: the real FFT of each input channel over the spatial axes,

@@ -14,7 +14,7 @@ output is an inner product of their features plus a bias.
 Several output channels split every feature vector into `out_channels` equal groups (DeepXDE's
 `split_both`): channel `c` is the inner product of group `c` of the branch and trunk features.
 
-Evaluation is separable: `evaluate(sensors (B, m), points (P, d))` runs the branch once per
+Evaluation is separable: `batched(sensors (B, m), points (P, d))` runs the branch once per
 function and the trunk once per point, then contracts (`B·P` products, no per-pair network).
 """
 
@@ -24,6 +24,9 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
+
+from jaxsciml.operators.base import AbstractBranchTrunkOperator
+from jaxsciml.operators.files import recorded
 
 
 def glorot_normal_linear(in_size: int, out_size: int, key: PRNGKeyArray) -> eqx.nn.Linear:
@@ -39,7 +42,8 @@ def _layers(sizes: Sequence[int], key: PRNGKeyArray) -> tuple[eqx.nn.Linear, ...
     return tuple(glorot_normal_linear(a, b, k) for a, b, k in zip(sizes[:-1], sizes[1:], keys))
 
 
-class MultiONet(eqx.Module):
+@recorded
+class MultiONet(AbstractBranchTrunkOperator):
     """A branch-trunk operator combining the inner products of its last `num_outputs` layers.
 
     **Arguments:**
@@ -58,6 +62,8 @@ class MultiONet(eqx.Module):
       `activation`.
     - `layer_weights`: learn `w_k` (initialised to 0) if true; otherwise all `w_k = 1`.
     """
+
+    arguments: str = eqx.field(static=True, repr=False)  # see `recorded`
 
     branch: tuple[eqx.nn.Linear, ...]
     trunk: tuple[eqx.nn.Linear, ...]
@@ -157,7 +163,7 @@ class MultiONet(eqx.Module):
         trunk = jax.vmap(self.trunk_features)(points)
         return self._combine(self.branch_features(sensors), trunk, "l,lcq,plcq->pc")
 
-    def evaluate(self, sensors: Float[ArrayLike, "..."], points: Float[ArrayLike, "..."]) -> Array:
+    def batched(self, sensors: Float[ArrayLike, "..."], points: Float[ArrayLike, "..."]) -> Array:
         """A batch of functions at shared points `(P, d)` or at their own points `(B, P, d)`:
         `(B, P, out_channels)`, with the branch and the trunk each run once per input."""
         self._check(sensors, points, batched=True)
@@ -172,10 +178,10 @@ class MultiONet(eqx.Module):
         trunk = jax.vmap(jax.vmap(self.trunk_features))(points)
         return self._combine(branch, trunk, "l,blcq,bplcq->bpc")
 
-    def evaluate_with_gradient(
+    def batched_with_gradient(
         self, sensors: Float[ArrayLike, "batch m"], points: Float[ArrayLike, "P d"]
     ) -> tuple[Float[Array, "batch P c"], Float[Array, "batch P c d"]]:
-        """`evaluate` at shared points together with the gradient with respect to the point.
+        """`batched` at shared points together with the gradient with respect to the point.
 
         The trunk's features and their Jacobian (`d` forward-mode passes) are computed once per
         point and contracted with every function's branch features, so the derivative costs the

@@ -30,8 +30,10 @@ from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 from jaxsciml.data.dataset import Batch, Dataset, from_arrays
 from jaxsciml.data.normalize import GaussianNormalizer
 from jaxsciml.nn.activations import silu_id, silu_sin, tanh_sin
-from jaxsciml.nn.base import AbstractGridModule
+from jaxsciml.nn.base import AbstractGridOperator
+from jaxsciml.nn.frozen import AbstractFrozen
 from jaxsciml.operators.deeponet import MultiONet
+from jaxsciml.operators.files import recorded
 from jaxsciml.physics.domain import Box
 from jaxsciml.physics.weak import WeakForm
 
@@ -123,7 +125,20 @@ def _two_values(a: np.ndarray) -> tuple[float, float]:
     return float(values[0]), float(values[1])
 
 
-class DGNO(AbstractGridModule):
+class CoefficientScale(AbstractFrozen):
+    """`a = offset + span · z`: the two phases of a binary coefficient (`offset` the lower value)
+    or the overall mean and standard deviation of a continuous one; constants of the data."""
+
+    offset: Float[Array, ""]
+    span: Float[Array, ""]
+
+    def __init__(self, offset: float, span: float):
+        self.offset = jnp.asarray(offset, jnp.float32)
+        self.span = jnp.asarray(span, jnp.float32)
+
+
+@recorded
+class DGNO(AbstractGridOperator):
     """The DGNO model (see the module docstring) for `a` on a fixed `(n₁, n₂)` grid over a 2-D
     box.
 
@@ -155,6 +170,8 @@ class DGNO(AbstractGridModule):
     for both decoders it has 328k parameters against the 369k the reference notebook prints.
     """
 
+    arguments: str = eqx.field(static=True, repr=False)  # see `recorded`
+
     normalizer: GaussianNormalizer
     encoder: Encoder
     a_decoder: MultiONet
@@ -164,8 +181,7 @@ class DGNO(AbstractGridModule):
     lower: tuple[float, float] = eqx.field(static=True)
     upper: tuple[float, float] = eqx.field(static=True)
     coefficient: str = eqx.field(static=True)
-    a_offset: float = eqx.field(static=True)
-    a_span: float = eqx.field(static=True)
+    coefficient_scale: CoefficientScale
 
     def __init__(
         self,
@@ -202,9 +218,9 @@ class DGNO(AbstractGridModule):
             raise ValueError(f"DGNO is built for stationary 2-D boxes, not {domain!r}")
         if binary:
             low, high = _two_values(a_samples)
-            self.a_offset, self.a_span = low, high - low
+            self.coefficient_scale = CoefficientScale(low, high - low)
         else:
-            self.a_offset, self.a_span = float(a_samples.mean()), float(a_samples.std())
+            self.coefficient_scale = CoefficientScale(a_samples.mean(), a_samples.std())
         mean, std = a_samples.mean(axis=0), a_samples.std(axis=0, ddof=1)
         self.normalizer = GaussianNormalizer(
             jnp.asarray(mean, jnp.float32), jnp.asarray(std, jnp.float32)
@@ -233,6 +249,14 @@ class DGNO(AbstractGridModule):
             if formulation == "mixed"
             else ()
         )
+
+    @property
+    def a_offset(self) -> Array:
+        return self.coefficient_scale.offset
+
+    @property
+    def a_span(self) -> Array:
+        return self.coefficient_scale.span
 
     # --- geometry -----------------------------------------------------------------------------
     @property
@@ -268,13 +292,13 @@ class DGNO(AbstractGridModule):
     def solution(self, beta: Float[Array, "B L"], points: Float[Array, "P 2"]) -> Array:
         """`u(β)(x)` `(B, P)`: the decoder times the boundary factor."""
         factor = self.domain.vanishing_factor(points)
-        return self.u_decoder.evaluate(beta, points)[..., 0] * factor
+        return self.u_decoder.batched(beta, points)[..., 0] * factor
 
     def solution_and_gradient(
         self, beta: Float[Array, "B L"], points: Float[Array, "P 2"]
     ) -> tuple[Float[Array, "B P"], Float[Array, "B P 2"]]:
         """`u` and `∇u` at shared points, the trunk differentiated once for the whole batch."""
-        v, dv = self.u_decoder.evaluate_with_gradient(beta, points)
+        v, dv = self.u_decoder.batched_with_gradient(beta, points)
         v, dv = v[..., 0], dv[..., 0, :]
         factor = self.domain.vanishing_factor(points)
         d_factor = jax.vmap(jax.grad(self.domain.vanishing_factor))(points)
@@ -284,12 +308,12 @@ class DGNO(AbstractGridModule):
         """The mixed formulation's flux `s(β)(x)` `(B, P, 2)`."""
         if not self.flux_decoders:
             raise ValueError("a primal-formulation DGNO has no flux decoders")
-        return jnp.stack([s.evaluate(beta, points)[..., 0] for s in self.flux_decoders], axis=-1)
+        return jnp.stack([s.batched(beta, points)[..., 0] for s in self.flux_decoders], axis=-1)
 
     def coefficient_logits(self, beta: Float[Array, "B L"], points: Float[Array, "P 2"]) -> Array:
         """The coefficient decoder's raw output `(B, P)`: the Bernoulli logit of the high phase
         (binary) or the standardized `a` (continuous)."""
-        return self.a_decoder.evaluate(beta, points)[..., 0]
+        return self.a_decoder.batched(beta, points)[..., 0]
 
     def coefficient_from_logits(self, logits: Array) -> Array:
         """`a` from the decoder's output: `low + (high − low) σ(logit)` (the mean of the binary

@@ -7,7 +7,7 @@ import jax
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from jaxsciml.nn import (
-    AbstractGridModule,
+    AbstractGridOperator,
     PointwiseLinear,
     PointwiseMLP,
     SpectralConv,
@@ -19,9 +19,10 @@ from jaxsciml.nn import (
     pad_high,
     padding_widths,
 )
+from jaxsciml.operators.files import recorded
 
 
-class FourierLayer(AbstractGridModule):
+class FourierLayer(AbstractGridOperator):
     """One Fourier layer before its activation: `K v + W v`, the spectral convolution `K` plus a
     pointwise linear path `W` (with bias)."""
 
@@ -58,7 +59,8 @@ class FourierLayer(AbstractGridModule):
         return self.spectral.batched(v) + self.pointwise.batched(v)
 
 
-class FNO(AbstractGridModule):
+@recorded
+class FNO(AbstractGridOperator):
     """Fourier Neural Operator, as in the paper's reference scripts.
 
     `u = Q(L_depth(... σ(L_1(P(a)))))`: a pointwise lifting `P` to `width` channels, `depth` Fourier
@@ -71,12 +73,14 @@ class FNO(AbstractGridModule):
     grid; the Darcy script pads 9 of 85 cells, about 0.1).
 
     One sample per call: input `(in_channels, *spatial)`, output `(out_channels, *spatial)`;
-    `model.batched` maps a batch (see `jaxsciml.nn.AbstractGridModule`). The same weights evaluate
+    `model.batched` maps a batch (see `jaxsciml.nn.AbstractGridOperator`). The same weights evaluate
     on any grid that holds the kept modes (zero-shot super-resolution).
 
     With `in_channels=1, out_channels=1, modes=(12, 12), width=32, depth=4,
     projection_channels=128` this is the paper's Darcy model: 2,368,001 parameters.
     """
+
+    arguments: str = eqx.field(static=True, repr=False)  # see `recorded`
 
     lifting: PointwiseLinear
     layers: tuple[FourierLayer, ...]

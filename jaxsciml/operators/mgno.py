@@ -13,8 +13,9 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from jaxsciml.nn import AbstractGridModule, PointwiseLinear, gelu, mix_channels
+from jaxsciml.nn import AbstractGridOperator, PointwiseLinear, gelu, mix_channels
 from jaxsciml.nn.convolution import Convolution, Prolongation, check_padding
+from jaxsciml.operators.files import recorded
 
 
 def level_shapes(resolution: Sequence[int], levels: int) -> list[tuple[int, int]]:
@@ -117,7 +118,7 @@ class VCycle(eqx.Module):
         return u
 
 
-class MgNOLayer(AbstractGridModule):
+class MgNOLayer(AbstractGridOperator):
     """`σ(V(u) + W u + b)`: a V-cycle plus a 1x1 path with bias, then the activation."""
 
     cycle: VCycle
@@ -128,7 +129,8 @@ class MgNOLayer(AbstractGridModule):
         return self.activation(self.cycle(u) + self.local.batched(u))
 
 
-class MgNO(AbstractGridModule):
+@recorded
+class MgNO(AbstractGridOperator):
     """MgNO (He, Liu, Xu; ICLR 2024), the Darcy form of the paper's code (`MgNO_DC`).
 
     `u = Q σ(L_depth(... σ(L_1(a))))` with `L_i v = V_i(v) + W_i v + b_i`, a multigrid V-cycle
@@ -147,6 +149,8 @@ class MgNO(AbstractGridModule):
     smooth Darcy at 211² with `depth=5`, 678,093 parameters; rough Darcy at 256² with `depth=4`,
     572,661 parameters.
     """
+
+    arguments: str = eqx.field(static=True, repr=False)  # see `recorded`
 
     layers: tuple[MgNOLayer, ...]
     projection: Float[Array, " out width"]

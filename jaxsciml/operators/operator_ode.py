@@ -17,7 +17,8 @@ from jaxtyping import Array, Float
 
 import solvers
 from jaxsciml.losses import batch_mean, relative_l2
-from jaxsciml.nn.base import AbstractGridModule, apply_batch
+from jaxsciml.nn.base import AbstractGridOperator, apply_batch
+from jaxsciml.operators.files import recorded
 
 
 class OperatorField(eqx.Module):
@@ -35,7 +36,8 @@ class OperatorField(eqx.Module):
         )
 
 
-class OperatorODE(AbstractGridModule):
+@recorded
+class OperatorODE(AbstractGridOperator):
     """Maps `[c, u₀]` `(k + s, *spatial)` to the states at `times`, `(len(times) · s, *spatial)`
     (time-major: the first `s` channels are `u(times[0])`), by solving `du/dt = F([u, c]) / τ`
     from `u₀` at `start`.
@@ -54,6 +56,8 @@ class OperatorODE(AbstractGridModule):
       outputs are of order one.
     - `solver`, `stepsize_controller`, `adjoint`, `dt0`, `max_steps`: as `solvers.NeuralODE`.
     """
+
+    arguments: str = eqx.field(static=True, repr=False)  # see `recorded`
 
     ode: solvers.NeuralODE
     times: tuple[float, ...]  # Python floats: not trained, and `at_times` can replace them

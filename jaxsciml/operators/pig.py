@@ -9,7 +9,7 @@ weights, all trained:
 where `z` is `x` mapped affinely from the domain box onto `[0, grid_range]^d`. The Gaussians
 move and reshape during training, an adaptive mesh. A small tanh MLP maps the `k` features to
 the solution. Point models take one point `(d,)` and return `(out_channels,)`; `vmap` them, or
-use `evaluate` for many points (chunked, memory-aware).
+use `predict` for many points (chunked, memory-aware).
 """
 
 from collections.abc import Sequence
@@ -17,11 +17,11 @@ from collections.abc import Sequence
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from jaxsciml.operators.base import AbstractPointOperator
+from jaxsciml.operators.files import recorded
 from jaxsciml.physics.domain import Box
-from jaxsciml.physics.points import map_points
 
 
 def glorot_normal_mlp(
@@ -148,31 +148,8 @@ class GaussianFeatures(eqx.Module):
         return jnp.sum(self.weights * jnp.exp(-0.5 * quadratic), axis=-1)
 
 
-class _PointModel(eqx.Module):
-    """Shared by PIG and PINN: input checks and chunked evaluation at many points."""
-
-    def _check(self, x: Array) -> None:
-        if x.shape != (self.in_dim,):
-            raise ValueError(
-                f"{type(self).__name__} maps one point of dimension {self.in_dim}, shaped "
-                f"({self.in_dim},); got {x.shape} (vmap over points, or use .evaluate)"
-            )
-
-    def evaluate(
-        self, points: Float[Array, "n d"] | np.ndarray, chunk_size: int | None = 8192
-    ) -> Float[Array, "n c"]:
-        """The model at every point of `points` `(n, d)`, `chunk_size` points at a time.
-        Concrete points are checked against the model's domain first."""
-        if not isinstance(points, jax.core.Tracer):
-            points = jnp.asarray(self.domain.check(points))
-        return map_points(self, points, chunk_size)
-
-    @property
-    def domain(self) -> Box:
-        return Box(self.lower, self.upper)
-
-
-class PIG(_PointModel):
+@recorded
+class PIG(AbstractPointOperator):
     """Physics-Informed Gaussians: `GaussianFeatures` then a tanh MLP; `(d,) → (out_channels,)`.
 
     **Arguments** (defaults from the paper's JAX scripts):
@@ -191,6 +168,8 @@ class PIG(_PointModel):
     - `covariance`: `"diagonal"` (the default) or `"full"` (rotated Gaussians, 2-D and 3-D;
       the paper fine-tunes these from a trained diagonal model).
     """
+
+    arguments: str = eqx.field(static=True, repr=False)  # see `recorded`
 
     features: GaussianFeatures
     mlp: eqx.nn.MLP
@@ -226,15 +205,11 @@ class PIG(_PointModel):
         self.in_dim, self.out_channels = domain.dim, out_channels
 
     @property
-    def lower(self):
-        return self.features.lower
-
-    @property
-    def upper(self):
-        return self.features.upper
+    def domain(self) -> Box:
+        return Box(self.features.lower, self.features.upper)
 
     def __call__(self, x: Float[Array, " d"]) -> Float[Array, " c"]:
-        self._check(x)
+        self.check_point(x)
         return self.mlp(self.features(x))
 
     def with_full_covariance(self) -> "PIG":
@@ -248,10 +223,13 @@ class PIG(_PointModel):
         )
 
 
-class PINN(_PointModel):
+@recorded
+class PINN(AbstractPointOperator):
     """The PINN baseline: a tanh MLP on the coordinates mapped onto `[-1, 1]^d`, Glorot-normal
     weights, zero biases; `(d,) → (out_channels,)`. `hidden` lists the widths (e.g. four layers
     of 64, `(64,) * 4`)."""
+
+    arguments: str = eqx.field(static=True, repr=False)  # see `recorded`
 
     mlp: eqx.nn.MLP
     lower: tuple[float, ...] = eqx.field(static=True)
@@ -271,7 +249,11 @@ class PINN(_PointModel):
         self.lower, self.upper = tuple(map(float, domain.lower)), tuple(map(float, domain.upper))
         self.in_dim, self.out_channels = domain.dim, out_channels
 
+    @property
+    def domain(self) -> Box:
+        return Box(self.lower, self.upper)
+
     def __call__(self, x: Float[Array, " d"]) -> Float[Array, " c"]:
-        self._check(x)
+        self.check_point(x)
         lower, upper = jnp.asarray(self.lower), jnp.asarray(self.upper)
         return self.mlp(2 * (x - lower) / (upper - lower) - 1)

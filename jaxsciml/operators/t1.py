@@ -17,13 +17,14 @@ import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from jaxsciml.nn import (
-    AbstractGridModule,
+    AbstractGridOperator,
     PointwiseLinear,
     append_coordinates,
     gelu,
     mix_channels,
     transforms,
 )
+from jaxsciml.operators.files import recorded
 
 
 INITIALIZATIONS = ("vp", "fno")
@@ -74,7 +75,8 @@ class T1Block(eqx.Module):
         return x + _mix_modes(self.activation(z), self.mode_mixing)
 
 
-class T1(AbstractGridModule):
+@recorded
+class T1(AbstractGridOperator):
     """T1, the "Transform Once" frequency-domain operator (Poli et al., NeurIPS 2022).
 
     `u = T⁻¹(H(B_depth(... B_1(T(P(a))))))`: a pointwise lifting `P` of `(a, grid)` to `width`
@@ -99,6 +101,8 @@ class T1(AbstractGridModule):
     a batch. The paper's Navier-Stokes model: `modes=(24, 24), resolution=(64, 64), width=48,
     depth=8`, 11,065,664 parameters.
     """
+
+    arguments: str = eqx.field(static=True, repr=False)  # see `recorded`
 
     lifting: PointwiseLinear
     blocks: tuple[T1Block, ...]

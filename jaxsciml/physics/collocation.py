@@ -1,11 +1,11 @@
 """Collocation points for `jaxsciml.fit`, and reference solutions to evaluate against.
 
-`Collocation` offers what `fit` asks of a dataset (`len`, `num_batches`, `batches`), so
-physics-informed training gets the spine's loop, sharding, checkpoints and resume unchanged. A
-"sample" is one interior point: `batch_size` interior points per step, split over the devices;
-the boundary and initial points of the current draw come with every batch (replicated). A new
-set of points is drawn every `resample_every` epochs, from `(seed, draw index)` alone, so every
-host draws the same points and a resumed run draws what an uninterrupted one did.
+`Collocation` is a `jaxsciml.data.AbstractDataset`, so physics-informed training gets the
+spine's loop, sharding, checkpoints and resume unchanged. A "sample" is one interior point:
+`batch_size` interior points per step, split over the devices; the boundary and initial
+points of the current draw come with every batch (replicated). A new set of points is drawn
+every `resample_every` epochs, from `(seed, draw index)` alone, so every host draws the same
+points and a resumed run draws what an uninterrupted one did.
 
 With `batch_size = interior` (the papers' full batch) an epoch is one optimizer step:
 
@@ -14,38 +14,36 @@ With `batch_size = interior` (the papers' full batch) an epoch is one optimizer 
     loss = jsm.physics.PhysicsLoss(problem, boundary_weight=1.0, residual_weight=1e-4)
     test = jsm.physics.ReferenceSolution.from_problem(problem, points_per_axis=250)
     model, history = jsm.fit(model, points, epochs=2000, batch_size=10_000, loss=loss,
-                             optimizer=optax.adam(1e-2), eval_data=test, eval_every=10)
+                             optimizer=optax.adam(1e-2),
+                             evaluation=jsm.train.Evaluation(test, every=10))
 """
 
 import functools
 from collections.abc import Iterator
-from typing import NamedTuple
+from typing import Any
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.experimental import multihost_utils
 
-from jaxsciml import parallel
-from jaxsciml.data.dataset import batch_positions
+from jaxsciml.data.base import AbstractBatch, AbstractDataset, AbstractLabelledBatch
+from jaxsciml.data.dataset import batch_positions, read_ahead
+from jaxsciml.losses import MaxAbsError, PooledRelativeL2
 from jaxsciml.physics.domain import Box
 from jaxsciml.physics.pdes import PDE
-from jaxsciml.physics.points import map_points
 
 
-class CollocationBatch(NamedTuple):
+class CollocationBatch(AbstractBatch):
     """One step's points: `interior` `(b, d)` (split over devices), `boundary` `(n_b, d)` and
     `initial` `(n_0, d)` (replicated; empty when the problem has none)."""
 
-    interior: np.ndarray
-    boundary: np.ndarray
-    initial: np.ndarray
+    interior: Any
+    boundary: Any
+    initial: Any
+    replicated = ("boundary", "initial")
 
-    SHARED = ("boundary", "initial")
 
-
-class Collocation:
+class Collocation(AbstractDataset):
     """Random collocation points in `domain`, redrawn every `resample_every` epochs.
 
     **Arguments:**
@@ -123,15 +121,38 @@ class Collocation:
         del prefetch  # drawing is cheap and cached
         points = self.draw(0 if seed is None else seed, epoch // self.resample_every)
         for rows in batch_positions(self.interior, batch_size, seed, epoch, start, drop_last, part):
-            yield points._replace(interior=points.interior[rows])
+            yield CollocationBatch(points.interior[rows], points.boundary, points.initial)
+
+    @property
+    def default_metrics(self) -> dict:
+        return {}  # unlabelled: training only
+
+    @property
+    def evaluation_batch_size(self) -> int:
+        return self.interior
 
 
-class ReferenceSolution:
-    """Test points with the true solution there, for `jaxsciml.evaluate` and `fit(eval_data=)`.
+class PointValues(AbstractLabelledBatch):
+    """Points `(b, d)` and the true values there `(b, 1)`; a point model predicts `(b, c)`."""
 
-    The measure is the relative L2 error over all points, `‖u − u*‖₂ / ‖u*‖₂` (the PIG
-    scripts' test error), and the largest absolute error. The model is evaluated in chunks of
-    `chunk_size` points, split over the devices.
+    points: Any
+    values: Any
+    replicated = ()
+
+    def predict(self, model):
+        return jax.vmap(model)(self.points)
+
+    @property
+    def target(self):
+        return self.values
+
+
+class ReferenceSolution(AbstractDataset):
+    """Test points with the true solution there, for `jaxsciml.evaluate` and `fit`'s evaluation.
+
+    Each point is a sample. The default metrics are the relative L2 error over all points,
+    `‖u − u*‖₂ / ‖u*‖₂` (the PIG scripts' test error), and the largest absolute error. The model
+    is evaluated `chunk_size` points at a time, split over the devices.
 
     **Arguments:** `points` `(n, d)` and `values` `(n,)` (or `(n, 1)`), and the `domain` that the
     points must lie in.
@@ -160,36 +181,30 @@ class ReferenceSolution:
     def __repr__(self) -> str:
         return f"ReferenceSolution({len(self)} points in {self.domain!r})"
 
-    def predict(self, model, *, mesh=None) -> np.ndarray:
-        """The model's values at every test point, `(n, 1)`."""
-        return np.concatenate([p for p, _ in self._chunks(model, mesh)])[: len(self)]
+    def num_batches(self, batch_size: int, drop_last: bool = True) -> int:
+        whole, rest = divmod(len(self), batch_size)
+        return whole + (1 if rest and not drop_last else 0)
 
-    def evaluate(self, model, *, mesh=None) -> dict[str, float]:
-        """`{"relative_l2": ..., "max_abs_error": ...}` of `model` against the reference."""
-        squared_error = squared_norm = worst = 0.0
-        for prediction, rows in self._chunks(model, mesh):
-            error = prediction.astype(np.float64) - self.values[rows]
-            squared_error += float(np.sum(error**2))
-            squared_norm += float(np.sum(self.values[rows].astype(np.float64) ** 2))
-            worst = max(worst, float(np.max(np.abs(error), initial=0.0)))
-        return {"relative_l2": (squared_error / squared_norm) ** 0.5, "max_abs_error": worst}
+    def batches(
+        self,
+        batch_size: int,
+        *,
+        seed: int | None = None,
+        epoch: int = 0,
+        start: int = 0,
+        drop_last: bool = True,
+        part: tuple[int, int] = (0, 1),
+        prefetch: int = 0,
+    ) -> Iterator[PointValues]:
+        """Test points and values in batches (in order unless `seed` is given)."""
+        chunks = batch_positions(len(self), batch_size, seed, epoch, start, drop_last, part)
+        read = lambda _, rows: PointValues(self.points[rows], self.values[rows])
+        return read_ahead(read, chunks, prefetch)
 
-    def _chunks(self, model, mesh):
-        """`(prediction, rows)` per chunk: the model at `points[rows]`, gathered to this host."""
-        mesh = parallel.data_mesh() if mesh is None else mesh
-        devices = mesh.devices.size
-        size = -(-min(self.chunk_size, len(self)) // devices) * devices
-        index, count = jax.process_index(), jax.process_count()
-        model = parallel.replicate_model(model, mesh)
-        for begin in range(0, len(self), size):
-            rows = np.arange(begin, min(begin + size, len(self)))
-            padded = np.resize(rows, size)  # the last chunk repeats its points to a full chunk
-            local = self.points[padded].reshape(count, -1, self.domain.dim)[index]
-            prediction = _predict(model, parallel.global_batch(local, mesh))
-            prediction = np.asarray(multihost_utils.process_allgather(prediction, tiled=True))
-            yield prediction[: len(rows)].reshape(len(rows), -1), rows
+    @property
+    def default_metrics(self) -> dict:
+        return {"relative_l2": PooledRelativeL2(), "max_abs_error": MaxAbsError()}
 
-
-@eqx.filter_jit
-def _predict(model, points):
-    return map_points(model, points)
+    @property
+    def evaluation_batch_size(self) -> int:
+        return self.chunk_size

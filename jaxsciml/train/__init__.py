@@ -1,17 +1,15 @@
-"""Training: `fit`, its losses and optimizer, evaluation, checkpoints."""
+"""Training: `fit` and its policies, the optimizer recipes, evaluation, checkpoints."""
 
 from jaxsciml.train.checkpoint import (
     Checkpointer as Checkpointer,
     CheckpointMismatchError as CheckpointMismatchError,
 )
-from jaxsciml.train.evaluate import (
-    evaluate as evaluate,
-    mse_loss as mse_loss,
-    relative_l2_loss as relative_l2_loss,
-)
+from jaxsciml.train.evaluate import evaluate as evaluate, place as place
 from jaxsciml.train.fit import fit as fit, restore_model as restore_model
+from jaxsciml.train.log import MetricsFile as MetricsFile
 from jaxsciml.train.optim import (
     fno_adam as fno_adam,
     learning_rate_schedule as learning_rate_schedule,
 )
+from jaxsciml.train.policies import Checkpointing as Checkpointing, Evaluation as Evaluation
 from jaxsciml.train.step import make_train_step as make_train_step

@@ -53,15 +53,18 @@ class Checkpointer:
             force=True,
         )
 
+    def _record(self, step: int) -> dict:
+        return self._manager.restore(step, args=ocp.args.Composite(record=ocp.args.JsonRestore()))[
+            "record"
+        ]
+
     def restore(self, step: int, like):
         """The state saved at `step`, as a pytree shaped like `like`, and its record.
 
         Raises `CheckpointMismatchError` when the checkpoint's tree paths, shapes or dtypes differ
         from `like`'s.
         """
-        record = self._manager.restore(
-            step, args=ocp.args.Composite(record=ocp.args.JsonRestore())
-        )["record"]
+        record = self._record(step)
         expected = tree_paths(like)
         if record["paths"] != expected:
             differ = sorted(set(record["paths"]).symmetric_difference(expected))[:5]
@@ -73,14 +76,28 @@ class Checkpointer:
         restored = self._manager.restore(
             step, args=ocp.args.Composite(state=ocp.args.StandardRestore(template))
         )["state"]
-        for path, saved, wanted in zip(expected, restored, template):
-            if saved.shape != wanted.shape or saved.dtype != wanted.dtype:
-                raise CheckpointMismatchError(
-                    f"{path} is {saved.dtype}{list(saved.shape)} in the checkpoint but "
-                    f"{wanted.dtype}{list(wanted.shape)} in the model; use a new checkpoint "
-                    "directory or build the model with the settings of the checkpointed run."
-                )
+        _check_leaves(expected, restored, template)
         return jax.tree.unflatten(jax.tree.structure(like), restored), record
+
+    def restore_items(self, step: int, like: dict) -> dict:
+        """Only the entries of the saved state (a dict) that `like` names, e.g. the model's
+        arrays without the optimizer state, shaped like `like`."""
+        saved_paths = self._record(step)["paths"]
+        restored = self._manager.restore(
+            step, args=ocp.args.Composite(state=ocp.args.StandardRestore())
+        )["state"]
+        expected = tree_paths(like)
+        missing = sorted(set(expected) - set(saved_paths))[:5]
+        if missing:
+            raise CheckpointMismatchError(
+                f"the checkpoint in {self.directory} (step {step}) was written for a different "
+                f"model; it lacks {missing}."
+            )
+        position = {path: i for i, path in enumerate(saved_paths)}
+        leaves = [np.asarray(restored[position[path]]) for path in expected]
+        template = [np.asarray(x) for x in jax.tree.leaves(like)]
+        _check_leaves(expected, leaves, template)
+        return jax.tree.unflatten(jax.tree.structure(like), leaves)
 
     def wait(self) -> None:
         """Block until every asynchronous save has reached the disk."""
@@ -89,3 +106,13 @@ class Checkpointer:
     def close(self) -> None:
         self._manager.wait_until_finished()
         self._manager.close()
+
+
+def _check_leaves(paths, saved, wanted) -> None:
+    for path, a, b in zip(paths, saved, wanted):
+        if a.shape != b.shape or a.dtype != b.dtype:
+            raise CheckpointMismatchError(
+                f"{path} is {a.dtype}{list(a.shape)} in the checkpoint but {b.dtype}"
+                f"{list(b.shape)} in the model; use a new checkpoint directory or build the "
+                "model with the settings of the checkpointed run."
+            )

@@ -1,99 +1,84 @@
-"""Losses for `fit` and evaluation of a model over a whole dataset."""
+"""Evaluation of a model over a whole dataset: metrics, sharded over every device."""
 
 from collections.abc import Callable, Mapping
 
 import equinox as eqx
 import jax
-import jax.numpy as jnp
 import numpy as np
 from jax.experimental import multihost_utils
-from jaxtyping import Array, Float
+from jaxtyping import Array
 
 from jaxsciml import parallel
-from jaxsciml.data.dataset import Batch, Dataset
-from jaxsciml.data.points import PointBatch, PointDataset
-from jaxsciml.losses import batch_mean, mse, relative_l2
-from jaxsciml.physics.collocation import ReferenceSolution
+from jaxsciml.data.base import AbstractBatch, AbstractDataset, AbstractLabelledBatch
+from jaxsciml.losses import Metric, as_metric
 
 
 Measure = Callable[[Array, Array], Array]  # (prediction, target) of one sample -> scalar
+_REDUCE = {"sum": np.sum, "max": np.max}
 
 
-def relative_l2_loss(model, batch: Batch | PointBatch, key) -> Float[Array, ""]:
-    """The default training loss: mean over the batch of each sample's relative L2 error of
-    `batch.predict(model)` against `batch.target` (the FNO papers' loss, averaged instead of
-    summed). Grid batches go through `jaxsciml.nn.apply_batch`, point batches through
-    `model.evaluate(sensors, points)`."""
-    del key
-    return batch_mean(relative_l2, batch.predict(model), batch.target)
-
-
-def mse_loss(model, batch: Batch | PointBatch, key) -> Float[Array, ""]:
-    """Mean squared error of `batch.predict(model)` against `batch.target` over every value of
-    the batch (DeepONet's and DeepXDE's default loss)."""
-    del key
-    return batch_mean(mse, batch.predict(model), batch.target)
+def place(rows: AbstractBatch, mesh):
+    """This host's rows of a batch as global arrays on `mesh`: batch-axis fields split over its
+    devices, replicated fields copied to each."""
+    return parallel.global_batch(rows, mesh, rows.batch_axes())
 
 
 @eqx.filter_jit
-def _per_sample(model, measures: tuple[Measure, ...], batch):
+def _statistics(model, metrics: tuple[Metric, ...], batch: AbstractLabelledBatch):
     predictions = batch.predict(model)
-    return jnp.stack([jax.vmap(m)(predictions, batch.target) for m in measures])
-
-
-def _pad_rows(rows, size: int):
-    """`rows` with its batch-axis fields padded to `size` rows by repeating the last row."""
-
-    def pad(x):
-        if not x.shape[0]:
-            return np.zeros((size, *x.shape[1:]), x.dtype)
-        return np.concatenate([x, np.repeat(x[-1:], size - x.shape[0], axis=0)])
-
-    return rows._replace(
-        **{f: pad(getattr(rows, f)) for f in rows._fields if f not in type(rows).SHARED}
-    )
+    return tuple(jax.vmap(m.statistics)(predictions, batch.target) for m in metrics)
 
 
 def evaluate(
     model,
-    data: Dataset | PointDataset | ReferenceSolution,
+    data: AbstractDataset,
     *,
-    batch_size: int = 20,
-    metrics: Mapping[str, Measure] | None = None,
+    batch_size: int | None = None,
+    metrics: Mapping[str, Metric | Measure] | None = None,
     mesh=None,
 ) -> dict[str, float]:
-    """Mean over every sample of `data` of each per-sample measure in `metrics`.
+    """Each metric of `model` over every sample of `data`.
 
-    The default metric is `{"relative_l2": jaxsciml.losses.relative_l2}`. Batches are sharded over
-    `mesh` (default: every device); the last batch is padded by repeating its last sample and the
-    padding is left out of the means.
+    **Arguments:**
 
-    A `jaxsciml.physics.ReferenceSolution` is one field sampled at many points: it reports
-    its own measures over all points (`relative_l2` and `max_abs_error`), and `metrics` must be
-    `None`.
+    - `data`: any `jaxsciml.data.AbstractDataset` whose batches have targets.
+    - `batch_size`: samples per batch (default: `data.evaluation_batch_size`, rounded up to a
+      multiple of the devices); the last batch is padded by repeating its last sample and the
+      padding is left out.
+    - `metrics`: `name -> metric`, each a `jaxsciml.losses.Metric` or a per-sample measure
+      `(prediction, target) -> scalar` averaged over the samples (default:
+      `data.default_metrics`: the mean relative L2 error for grids and sensor views, the pooled
+      relative L2 and largest error for a reference solution).
+    - `mesh`: a `jax.sharding.Mesh` with a `"data"` axis (default: every device).
     """
-    if isinstance(data, ReferenceSolution):
-        if metrics is not None:
-            raise ValueError("a ReferenceSolution reports its own metrics; pass metrics=None")
-        return data.evaluate(model, mesh=mesh)
-    metrics = {"relative_l2": relative_l2} if metrics is None else dict(metrics)
+    metrics = dict(data.default_metrics if metrics is None else metrics)
+    if not metrics:
+        raise ValueError(f"{data!r} has no targets to evaluate against; pass labelled data")
     if len(data) == 0:
         raise ValueError("cannot evaluate on an empty dataset")
     mesh = parallel.data_mesh() if mesh is None else mesh
+    if batch_size is None:
+        devices = mesh.devices.size * jax.process_count()
+        batch_size = -(-data.evaluation_batch_size // devices) * devices
     parallel.check_batch_size(batch_size, mesh)
-    measures = tuple(metrics.values())
+    measures = tuple(as_metric(m) for m in metrics.values())
     model = parallel.replicate_model(model, mesh)
-    totals = np.zeros(len(measures))
+    gathered: list[list[np.ndarray]] = [[] for _ in measures]  # per metric, per batch
     part = (jax.process_index(), jax.process_count())
     local = batch_size // part[1]
     remaining = len(data)
     for rows in data.batches(batch_size, drop_last=False, part=part):
+        if not isinstance(rows, AbstractLabelledBatch):
+            raise TypeError(f"{data!r} yields {type(rows).__name__}, which has no target")
         valid = min(batch_size, remaining)
-        if len(rows.target) < local:  # pad this host's rows of the last batch
-            rows = _pad_rows(rows, local)
-        batch = parallel.global_batch(rows, mesh)
-        errors = _per_sample(model, measures, batch)
-        errors = np.asarray(multihost_utils.process_allgather(errors, tiled=True))
-        totals += errors[:, :valid].sum(axis=1)
+        if rows.rows() < local:  # pad this host's rows of the last batch
+            rows = rows.padded(local)
+        statistics = _statistics(model, measures, place(rows, mesh))
+        for values, batches in zip(statistics, gathered):
+            values = multihost_utils.process_allgather(values, tiled=True)
+            batches.append(np.asarray(values, np.float64)[:valid])
         remaining -= valid
-    return {name: float(total / len(data)) for name, total in zip(metrics, totals)}
+    return {
+        name: metric.result(_REDUCE[metric.reduction](np.concatenate(values), axis=0), len(data))
+        for name, metric, values in zip(metrics, measures, gathered)
+    }

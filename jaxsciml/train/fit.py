@@ -3,7 +3,6 @@
 import dataclasses
 import os
 import time
-from collections.abc import Mapping
 from pathlib import Path
 
 import equinox as eqx
@@ -12,28 +11,97 @@ import jax.numpy as jnp
 import optax
 
 from jaxsciml import parallel
-from jaxsciml.data.dataset import Dataset
-from jaxsciml.data.points import PointDataset
-from jaxsciml.physics.collocation import Collocation, ReferenceSolution
+from jaxsciml.data.base import AbstractDataset
+from jaxsciml.losses import relative_l2_loss
 from jaxsciml.train.checkpoint import Checkpointer, CheckpointMismatchError
-from jaxsciml.train.evaluate import Measure, evaluate, relative_l2_loss
+from jaxsciml.train.evaluate import place
 from jaxsciml.train.log import MetricsFile, Progress
 from jaxsciml.train.optim import fno_adam, learning_rate_schedule
+from jaxsciml.train.policies import Checkpointing, Evaluation
 from jaxsciml.train.step import Loss, make_train_step, split_model
 
 
-EvalData = Dataset | PointDataset | ReferenceSolution
 _fold_in = jax.jit(jax.random.fold_in)  # compiled: run eagerly it costs ~1 ms per step
 
 
 @dataclasses.dataclass
 class _Run:
-    """Where a run stands: what a checkpoint must hold besides the arrays."""
+    """Where a run stands: the arrays (`state`), the step, the history and the current epoch's
+    loss sum and time. A checkpoint holds all of it."""
 
+    state: dict
     step: int = 0
     history: list = dataclasses.field(default_factory=list)
     epoch_loss_sum: float = 0.0  # of the steps done so far in the current epoch
     epoch_seconds: float = 0.0
+    pending: list = dataclasses.field(default_factory=list)  # losses not yet in the sum
+
+    RECORDED = ("step", "history", "epoch_loss_sum", "epoch_seconds")  # with the arrays
+
+    def record(self) -> dict:
+        return {key: getattr(self, key) for key in self.RECORDED}
+
+    def settle(self) -> None:
+        """Add the pending losses to the epoch's sum in order (a resumed epoch sums the same)."""
+        for value in self.pending:
+            self.epoch_loss_sum += float(value)
+        self.pending.clear()
+
+
+@dataclasses.dataclass
+class _Plan:
+    """What the run is to do: steps per epoch and in all; the settings a resume must share."""
+
+    steps_per_epoch: int
+    total_steps: int
+    settings: dict
+
+    def epoch_done(self, run: _Run) -> bool:
+        """Whether the run stands at the end of an epoch it has not recorded yet."""
+        epochs = run.step // self.steps_per_epoch
+        return bool(run.step) and not run.step % self.steps_per_epoch and len(run.history) < epochs
+
+
+class _Store:
+    """The checkpoints of a run (or none): open, restore, save each step at most once."""
+
+    def __init__(self, policy: Checkpointing | None, plan: _Plan):
+        self.policy, self.plan = policy, plan
+        self.checkpointer = None if policy is None else Checkpointer(policy.directory, policy.keep)
+        self.saved_step = None
+
+    def restore(self, run: _Run) -> _Run:
+        latest = None if self.checkpointer is None else self.checkpointer.latest_step()
+        if latest is None:
+            return run
+        if not self.policy.resume:
+            raise FileExistsError(
+                f"{self.policy.directory} already holds checkpoints (newest: step {latest}); pass "
+                "Checkpointing(..., resume=True) to continue that run, or choose a new directory."
+            )
+        state, record = self.checkpointer.restore(latest, run.state)
+        if record["settings"] != self.plan.settings:
+            raise CheckpointMismatchError(
+                f"the checkpoint in {self.policy.directory} was made with {record['settings']}, "
+                f"this run has {self.plan.settings}; resuming needs the same data order. Pass "
+                "the same settings or choose a new checkpoint directory."
+            )
+        self.saved_step = record["step"]
+        return _Run(state, **{key: record[key] for key in _Run.RECORDED})
+
+    def save(self, run: _Run, epoch_end: bool = False) -> None:
+        if self.checkpointer is None or run.step in (self.saved_step, 0):
+            return
+        if epoch_end and (run.step // self.plan.steps_per_epoch) % self.policy.every:
+            return
+        self.checkpointer.save(
+            run.step, run.state, {"settings": self.plan.settings, **run.record()}
+        )
+        self.saved_step = run.step
+
+    def close(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.close()
 
 
 def _initial_state(model: eqx.Module, optimizer: optax.GradientTransformation, seed: int):
@@ -48,242 +116,174 @@ def _initial_state(model: eqx.Module, optimizer: optax.GradientTransformation, s
     return state, static
 
 
+def _model(state: dict, static) -> eqx.Module:
+    return eqx.combine(state["params"], state["frozen"], static)
+
+
+def _plan(data: AbstractDataset, epochs, batch_size, drop_last, max_steps, seed, mesh) -> _Plan:
+    if not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+    parallel.check_batch_size(batch_size, mesh)
+    steps_per_epoch = data.num_batches(batch_size, drop_last)
+    if steps_per_epoch == 0:
+        raise ValueError(f"batch_size {batch_size} is larger than the {len(data)} samples")
+    total = epochs * steps_per_epoch
+    total = total if max_steps is None else min(max_steps, total)
+    settings = {"batch_size": batch_size, "num_train": len(data), "seed": seed}
+    if not drop_last:
+        settings["drop_last"] = False
+    return _Plan(steps_per_epoch, total, settings)
+
+
+def _epoch_record(run: _Run, plan: _Plan, schedule) -> dict:
+    record = {
+        "epoch": run.step // plan.steps_per_epoch,
+        "step": run.step,
+        "train_loss": run.epoch_loss_sum / plan.steps_per_epoch,
+        "seconds": run.epoch_seconds,
+    }
+    if schedule is not None:
+        record["learning_rate"] = float(schedule(run.step - 1))
+    return record
+
+
+def _logger(logger, checkpointing: Checkpointing | None) -> MetricsFile:
+    if isinstance(logger, MetricsFile):
+        return logger
+    if logger is None and checkpointing is not None:
+        logger = Path(checkpointing.directory) / "metrics.jsonl"
+    return MetricsFile(logger)
+
+
 def restore_model(
-    checkpoint_dir: str | os.PathLike,
-    model: eqx.Module,
-    optimizer: optax.GradientTransformation | None = None,
-    step: int | None = None,
+    checkpoint_dir: str | os.PathLike, model: eqx.Module, step: int | None = None
 ) -> eqx.Module:
     """The model saved by `fit` in `checkpoint_dir` (newest step unless `step` is given).
 
     `model` is a model of the same structure (its values do not matter, e.g. a freshly
-    initialized one) and `optimizer` the one the run used (default: `fno_adam`, as in `fit`).
+    initialized one); the optimizer's state is not read. A model file (`jaxsciml.save_model`)
+    needs no such skeleton.
     """
     if not Path(checkpoint_dir).is_dir():
         raise FileNotFoundError(f"checkpoint directory {checkpoint_dir} does not exist")
-    optimizer = fno_adam(1) if optimizer is None else optimizer
-    like, static = _initial_state(model, optimizer, 0)
+    params, frozen, static = split_model(model)
     checkpointer = Checkpointer(checkpoint_dir)
     try:
         step = checkpointer.latest_step() if step is None else step
         if step is None:
             raise FileNotFoundError(f"{checkpoint_dir} holds no checkpoint")
-        state, _ = checkpointer.restore(step, like)
+        state = checkpointer.restore_items(step, {"params": params, "frozen": frozen})
     finally:
         checkpointer.close()
-    return eqx.combine(
-        jax.tree.map(jnp.asarray, state["params"]),
-        jax.tree.map(jnp.asarray, state["frozen"]),
-        static,
-    )
+    return eqx.combine(*(jax.tree.map(jnp.asarray, state[k]) for k in ("params", "frozen")), static)
 
 
 def fit(
     model: eqx.Module,
-    train_data: Dataset | PointDataset | Collocation,
+    data: AbstractDataset,
     *,
     epochs: int,
     batch_size: int = 20,
     loss: Loss = relative_l2_loss,
     optimizer: optax.GradientTransformation | None = None,
-    eval_data: EvalData | Mapping[str, EvalData] | None = None,
-    eval_every: int = 1,
-    metrics: Mapping[str, Measure] | None = None,
-    checkpoint_dir: str | os.PathLike | None = None,
-    checkpoint_every: int = 1,
-    keep: int = 3,
-    resume: bool = False,
+    drop_last: bool = True,
+    checkpointing: Checkpointing | None = None,
+    evaluation: Evaluation | None = None,
+    logger: MetricsFile | str | os.PathLike | None = None,
+    progress: bool | None = None,
     max_steps: int | None = None,
     seed: int = 0,
-    metrics_file: str | os.PathLike | None = None,
-    progress: bool | None = None,
     mesh=None,
 ) -> tuple[eqx.Module, list[dict]]:
-    """Train `model` on `train_data` and return the trained model and the per-epoch history.
+    """Train `model` on `data` and return the trained model and the per-epoch history.
 
-    Every epoch visits the training samples in the order `epoch_permutation(n, seed, epoch)` in
-    batches of `batch_size` (a last, smaller batch is dropped), takes one optimizer step per batch
-    on `loss(model, batch, key)` with `key = fold_in(key(seed), step)`, then evaluates on
-    `eval_data`. Batches are split over the devices of `mesh` (default: all), parameters
-    replicated; the same code runs on one device or many hosts.
-
-    With a `checkpoint_dir`, the whole state (model, optimizer, step, RNG, partial-epoch loss,
-    history) is saved every `checkpoint_every` epochs, at the end, when `max_steps` is reached
-    and on Ctrl-C. `resume=True` continues from the newest checkpoint and, on CPU, ends bitwise
-    equal to a run that was never interrupted.
+    Every epoch visits the samples in the order `epoch_permutation(n, seed, epoch)` in batches
+    of `batch_size`, takes one optimizer step per batch on `loss(model, batch, key)` with
+    `key = fold_in(key(seed), step)`, then records the epoch (and evaluates, when due). Batches
+    are split over the devices of `mesh` (default: all), parameters replicated; the same code
+    runs on one device or many hosts. A run resumed from a checkpoint ends, on CPU, bitwise
+    equal to one that was never interrupted.
 
     **Arguments:**
 
     - `model`: any equinox module; arrays inside `jaxsciml.nn.AbstractFrozen` modules (such as
       normalizer statistics) are kept fixed.
-    - `train_data`: a `jaxsciml.data.Dataset` (grids), a `jaxsciml.data.PointDataset` (sensor
-      values and random query points per step, for DeepONet-type models), or a
-      `jaxsciml.physics.Collocation` (collocation points, for PINN and PIG with a
-      `jaxsciml.physics.PhysicsLoss`).
-    - `epochs`: passes over the training data.
-    - `batch_size`: samples per step, a multiple of the number of devices.
-    - `loss`: `(model, batch, key) -> scalar`; the default is the mean relative L2 error of
-      `batch.predict(model)` against `batch.target`, sample by sample. PINN, PIG or DGNO losses
-      fit here.
-    - `optimizer`: an optax transformation; the default is `fno_adam` (Adam 1e-3, halved every
-      100 epochs, weight decay 1e-4). Line-search methods such as `optax.lbfgs()` get the
-      loss's value, gradient and the objective of the current batch.
-    - `eval_data`: a dataset or a mapping `name -> dataset` (e.g. a finer grid, for zero-shot
-      super-resolution; or a `jaxsciml.physics.ReferenceSolution`), evaluated every
-      `eval_every` epochs with `metrics` (`name -> per-sample measure`, default relative L2).
-    - `checkpoint_dir`, `checkpoint_every`, `keep`, `resume`: checkpointing (see above). A
-      directory that already holds checkpoints is only used with `resume=True`.
-    - `max_steps`: stop (and checkpoint) after this many steps in all, e.g. to fit a job into a
-      time limit; rerun with `resume=True` to continue.
-    - `seed`: seeds the data order and the loss's `key`.
-    - `metrics_file`: a JSON-lines log of the history (default `checkpoint_dir/metrics.jsonl`).
-    - `progress`: `True`/`False` to force the progress display on or off; `None` shows a bar on a
-      terminal or in a notebook and one line per epoch (at most every 10 s) elsewhere.
-    - `mesh`: a `jax.sharding.Mesh` with a `"data"` axis (see `jaxsciml.parallel.data_mesh`).
+    - `data`: any `jaxsciml.data.AbstractDataset`: grid pairs, a `PointDataset` (sensors and
+      random query points per step), `jaxsciml.physics.Collocation` points, unlabelled fields.
+    - `epochs`: passes over the data; `batch_size`: samples per step, a multiple of the devices.
+    - `loss`: `(model, batch, key) -> scalar` (see `jaxsciml.losses`); the default is the mean
+      relative L2 error of `batch.predict(model)` against `batch.target`.
+    - `optimizer`: an optax transformation (default `fno_adam`: Adam 1e-3 halved every 100
+      epochs, weight decay 1e-4; each family's paper recipe is `jaxsciml.registry`'s default).
+      Line searches (`optax.lbfgs()`) get the batch's objective.
+    - `drop_last`: drop a last batch smaller than `batch_size` (default), or train on it too.
+    - `checkpointing`: a `Checkpointing` policy (directory, every, keep, resume).
+    - `evaluation`: an `Evaluation` policy (data, every, metrics, batch size).
+    - `logger`: a JSON-lines file of the history (default `<checkpoint dir>/metrics.jsonl`).
+    - `progress`: `True`/`False` force the progress display; `None` shows a bar on a terminal or
+      in a notebook and one line per epoch (at most every 10 s) elsewhere.
+    - `max_steps`: stop (and checkpoint) after this many steps in all; resume to continue.
+    - `seed`: seeds the data order and the loss's `key`; `mesh`: a mesh with a `"data"` axis.
 
-    **Returns:** `(model, history)`, with one dict per epoch: `epoch`, `step`, `train_loss`,
+    **Returns:** `(model, history)`, one dict per epoch: `epoch`, `step`, `train_loss`,
     `learning_rate` (default optimizer), `seconds`, and `<eval name>.<metric>` entries.
     """
-    if epochs < 1 or eval_every < 1 or checkpoint_every < 1:
-        raise ValueError("epochs, eval_every and checkpoint_every must be positive")
     mesh = parallel.data_mesh() if mesh is None else mesh
-    parallel.check_batch_size(batch_size, mesh)
-    steps_per_epoch = train_data.num_batches(batch_size)
-    if steps_per_epoch == 0:
-        raise ValueError(f"batch_size {batch_size} is larger than the {len(train_data)} samples")
-    total_steps = (
-        epochs * steps_per_epoch if max_steps is None else min(max_steps, epochs * steps_per_epoch)
-    )
-    if eval_data is None:
-        eval_sets = {}
-    elif isinstance(eval_data, (Dataset, PointDataset, ReferenceSolution)):
-        eval_sets = {"eval": eval_data}
-    else:
-        eval_sets = dict(eval_data)
+    plan = _plan(data, epochs, batch_size, drop_last, max_steps, seed, mesh)
     schedule = None
     if optimizer is None:
-        optimizer = fno_adam(steps_per_epoch)
-        schedule = learning_rate_schedule(steps_per_epoch)
-
+        optimizer = fno_adam(plan.steps_per_epoch)
+        schedule = learning_rate_schedule(plan.steps_per_epoch)
     state, static = _initial_state(model, optimizer, seed)
-    settings = {"batch_size": batch_size, "num_train": len(train_data), "seed": seed}
-    run = _Run()
-    checkpointer = None
-    if checkpoint_dir is not None:
-        checkpointer = Checkpointer(checkpoint_dir, keep)
-        latest = checkpointer.latest_step()
-        if latest is not None and not resume:
-            raise FileExistsError(
-                f"{checkpoint_dir} already holds checkpoints (newest: step {latest}); pass "
-                "resume=True to continue that run, or choose a new checkpoint_dir."
-            )
-        if latest is not None:
-            state, record = checkpointer.restore(latest, state)
-            if record["settings"] != settings:
-                raise CheckpointMismatchError(
-                    f"the checkpoint in {checkpoint_dir} was made with {record['settings']}, this "
-                    f"run has {settings}; resuming needs the same data order. Pass the same "
-                    "settings or choose a new checkpoint_dir."
-                )
-            run = _Run(
-                record["step"],
-                record["history"],
-                record["epoch_loss_sum"],
-                record["epoch_seconds"],
-            )
-    if metrics_file is None and checkpoint_dir is not None:
-        metrics_file = Path(checkpoint_dir) / "metrics.jsonl"
-    log = MetricsFile(metrics_file)
+    store = _Store(checkpointing, plan)
+    run = store.restore(_Run(state))
+    log = _logger(logger, checkpointing)
     log.rewrite(run.history)
-
     # copies: the step donates its inputs, and on one device `replicate` would hand it the
     # caller's own arrays (the model passed in must stay usable)
-    state = jax.tree.map(lambda x: x.copy(), parallel.replicate(state, mesh))
-    base_key = jax.random.wrap_key_data(state["key"])
+    run.state = jax.tree.map(lambda x: x.copy(), parallel.replicate(run.state, mesh))
+    base_key = jax.random.wrap_key_data(run.state["key"])
     train_step = make_train_step(loss, optimizer, static, mesh)
     part = (jax.process_index(), jax.process_count())
-
-    def current_model():
-        return eqx.combine(state["params"], state["frozen"], static)
-
-    last_saved = run.step if run.step else None
-
-    def save():
-        nonlocal last_saved
-        if checkpointer is not None and run.step != last_saved:
-            checkpointer.save(run.step, state, {"settings": settings, **dataclasses.asdict(run)})
-            last_saved = run.step
-
-    def finish_epoch():
-        epoch = run.step // steps_per_epoch
-        record = {
-            "epoch": epoch,
-            "step": run.step,
-            "train_loss": run.epoch_loss_sum / steps_per_epoch,
-            "seconds": run.epoch_seconds,
-        }
-        if schedule is not None:
-            record["learning_rate"] = float(schedule(run.step - 1))
-        last = run.step == total_steps
-        if eval_sets and (epoch % eval_every == 0 or last):
-            model = current_model()
-            for name, data in eval_sets.items():
-                scores = evaluate(model, data, batch_size=batch_size, metrics=metrics, mesh=mesh)
-                record.update({f"{name}.{metric}": value for metric, value in scores.items()})
-        run.history.append(record)
-        run.epoch_loss_sum, run.epoch_seconds = 0.0, 0.0
-        log.append(record)
-        display.epoch(record, last)
-        if epoch % checkpoint_every == 0:
-            save()
-
-    losses = []  # losses of the steps taken but not yet added to run.epoch_loss_sum
-
-    def add_losses():
-        for value in losses:  # sequentially, so that a resumed epoch sums in the same order
-            run.epoch_loss_sum += float(value)
-        losses.clear()
-
-    display = Progress(total_steps, run.step, progress)
+    display = Progress(plan.total_steps, run.step, progress)
     try:
         while True:
-            if (
-                run.step
-                and not run.step % steps_per_epoch
-                and len(run.history) < run.step // steps_per_epoch
-            ):
-                finish_epoch()
-            if run.step >= total_steps:
+            if plan.epoch_done(run):
+                last = run.step == plan.total_steps
+                record = _epoch_record(run, plan, schedule)
+                if evaluation is not None and evaluation.due(record["epoch"], last):
+                    record.update(evaluation.run(_model(run.state, static), mesh))
+                run.history.append(record)
+                run.epoch_loss_sum, run.epoch_seconds = 0.0, 0.0
+                log.append(record)
+                display.epoch(record, last)
+                store.save(run, epoch_end=True)
+            if run.step >= plan.total_steps:
                 break
             started = time.perf_counter()
-            epoch, offset = divmod(run.step, steps_per_epoch)
-            for rows in train_data.batches(
-                batch_size, seed=seed, epoch=epoch, start=offset, part=part
+            epoch, offset = divmod(run.step, plan.steps_per_epoch)
+            for rows in data.batches(
+                batch_size, seed=seed, epoch=epoch, start=offset, drop_last=drop_last, part=part
             ):
-                key = _fold_in(base_key, run.step)
+                s = run.state
                 params, opt_state, value = train_step(
-                    state["params"],
-                    state["frozen"],
-                    state["opt_state"],
-                    parallel.global_batch(rows, mesh),
-                    key,
-                )
-                state = {**state, "params": params, "opt_state": opt_state}
-                losses.append(value)
+                    s["params"], s["frozen"], s["opt_state"], place(rows, mesh),
+                    _fold_in(base_key, run.step),
+                )  # fmt: skip
+                run.state = {**s, "params": params, "opt_state": opt_state}
+                run.pending.append(value)
                 run.step += 1
                 display.step()
-                if run.step == total_steps:
+                if run.step == plan.total_steps:
                     break
-            add_losses()
+            run.settle()
             run.epoch_seconds += time.perf_counter() - started
-        save()
+        store.save(run)
     except KeyboardInterrupt:
-        # `state` and `run` describe the last completed step: save them so that nothing is lost.
-        add_losses()
-        save()
+        run.settle()  # `run` describes the last completed step: save it, so nothing is lost
+        store.save(run)
         raise
     finally:
         display.close()
-        if checkpointer is not None:
-            checkpointer.close()
-    return current_model(), run.history
+        store.close()
+    return _model(run.state, static), run.history

@@ -7,11 +7,11 @@ import jax
 import optax
 
 from jaxsciml import parallel
-from jaxsciml.data.dataset import Batch
+from jaxsciml.data.base import AbstractBatch
 from jaxsciml.nn.frozen import trainable_filter
 
 
-Loss = Callable[[eqx.Module, Batch, jax.Array], jax.Array]
+Loss = Callable[[eqx.Module, AbstractBatch, jax.Array], jax.Array]
 
 
 def split_model(model: eqx.Module):

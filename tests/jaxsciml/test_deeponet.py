@@ -22,20 +22,20 @@ def multionet(getkey):
 def test_shapes_jit_and_vmap_agree(multionet, getkey):
     sensors = jax.random.normal(getkey(), (5, 12))
     points = jax.random.uniform(getkey(), (7, 2))
-    batched = eqx.filter_jit(lambda m, u, y: m.evaluate(u, y))(multionet, sensors, points)
+    batched = eqx.filter_jit(lambda m, u, y: m.batched(u, y))(multionet, sensors, points)
     assert batched.shape == (5, 7, 2)
     one_by_one = jax.vmap(multionet, in_axes=(0, None))(sensors, points)
     np.testing.assert_allclose(batched, one_by_one, rtol=1e-5, atol=1e-6)
     own_points = jnp.broadcast_to(points, (5, 7, 2))
     np.testing.assert_allclose(
-        multionet.evaluate(sensors, own_points), batched, rtol=1e-5, atol=1e-6
+        multionet.batched(sensors, own_points), batched, rtol=1e-5, atol=1e-6
     )
 
 
 def test_separable_evaluation_equals_every_pair_evaluated_alone(multionet, getkey):
     sensors = jax.random.normal(getkey(), (3, 12))
     points = jax.random.uniform(getkey(), (4, 2))
-    grid = multionet.evaluate(sensors, points)
+    grid = multionet.batched(sensors, points)
     for b in range(3):
         for p in range(4):
             alone = multionet(sensors[b], points[p : p + 1])[0]
@@ -62,7 +62,7 @@ def test_multionet_with_one_output_layer_is_deeponet(getkey):
     sensors = jax.random.normal(getkey(), (4, 10))
     points = jax.random.uniform(getkey(), (6, 1))
     np.testing.assert_allclose(
-        multionet.evaluate(sensors, points), deeponet.evaluate(sensors, points), rtol=1e-6
+        multionet.batched(sensors, points), deeponet.batched(sensors, points), rtol=1e-6
     )
     # and DeepONet is the textbook formula: linear branch output · activated trunk output + b0
     b = deeponet.branch[1](jax.nn.relu(deeponet.branch[0](sensors[0])))
@@ -96,7 +96,7 @@ def test_gradients_match_finite_differences(getkey):
         model = eqx.tree_at(lambda m: m.weights, model, jnp.array([0.7, -1.3]))
         sensors = jax.random.normal(jax.random.key(4), (3, 6), dtype=jnp.float64)
         points = jax.random.uniform(jax.random.key(5), (5, 2), dtype=jnp.float64)
-        loss = lambda m: jnp.sum(jnp.sin(m.evaluate(sensors, points)))
+        loss = lambda m: jnp.sum(jnp.sin(m.batched(sensors, points)))
         grads = eqx.filter_grad(loss)(model)
         for path in (lambda m: m.weights, lambda m: m.branch[0].weight, lambda m: m.trunk[2].bias):
             leaf, grad = path(model), path(grads)
@@ -111,13 +111,13 @@ def test_gradients_match_finite_differences(getkey):
 
 def test_bad_input_is_named(multionet):
     with pytest.raises(ValueError, match="sensor values"):
-        multionet.evaluate(jnp.ones((2, 11)), jnp.ones((3, 2)))
+        multionet.batched(jnp.ones((2, 11)), jnp.ones((3, 2)))
     with pytest.raises(ValueError, match="query points"):
-        multionet.evaluate(jnp.ones((2, 12)), jnp.ones((3, 3)))
+        multionet.batched(jnp.ones((2, 12)), jnp.ones((3, 3)))
     with pytest.raises(ValueError, match="empty"):
         multionet(jnp.ones(12), jnp.ones((0, 2)))
     with pytest.raises(ValueError, match="sets of query points"):
-        multionet.evaluate(jnp.ones((2, 12)), jnp.ones((3, 4, 2)))
+        multionet.batched(jnp.ones((2, 12)), jnp.ones((3, 4, 2)))
     with pytest.raises(ValueError, match="divisible"):
         jsm.MultiONet(4, 1, [6, 6], [6, 6], out_channels=4, key=jax.random.key(0))
     with pytest.raises(ValueError, match="num_outputs"):

@@ -72,7 +72,12 @@ def test_the_model_passed_in_stays_usable_after_training_on_one_device(small):
 def test_training_lowers_the_error(small):
     train, test = small
     model, history = jsm.fit(
-        tiny_model(train), train, epochs=6, batch_size=8, eval_data=test, progress=False
+        tiny_model(train),
+        train,
+        epochs=6,
+        batch_size=8,
+        evaluation=jsm.Evaluation(test),
+        progress=False,
     )
     assert history[-1]["train_loss"] < history[0]["train_loss"]
     assert history[-1]["eval.relative_l2"] < history[0]["eval.relative_l2"]
@@ -81,25 +86,17 @@ def test_training_lowers_the_error(small):
 
 def test_resume_after_max_steps_is_bitwise_equal_to_an_uninterrupted_run(small, tmp_path):
     train, test = small
-    settings = dict(epochs=3, batch_size=16, eval_data=test, progress=False)
+    settings = dict(epochs=3, batch_size=16, evaluation=jsm.Evaluation(test), progress=False)
+    into = lambda name, resume=False: jsm.Checkpointing(tmp_path / name, resume=resume)
     straight, straight_history = jsm.fit(
-        tiny_model(train), train, checkpoint_dir=tmp_path / "a", **settings
+        tiny_model(train), train, checkpointing=into("a"), **settings
     )
     # Stop inside the second epoch (3 steps per epoch), then resume twice.
-    first, _ = jsm.fit(
-        tiny_model(train), train, checkpoint_dir=tmp_path / "b", max_steps=4, **settings
-    )
+    first, _ = jsm.fit(tiny_model(train), train, checkpointing=into("b"), max_steps=4, **settings)
     assert not all(np.array_equal(x, y) for x, y in zip(arrays(first), arrays(straight)))
-    jsm.fit(
-        tiny_model(train),
-        train,
-        checkpoint_dir=tmp_path / "b",
-        max_steps=5,
-        resume=True,
-        **settings,
-    )
+    jsm.fit(tiny_model(train), train, checkpointing=into("b", True), max_steps=5, **settings)
     resumed, resumed_history = jsm.fit(
-        tiny_model(train), train, checkpoint_dir=tmp_path / "b", resume=True, **settings
+        tiny_model(train), train, checkpointing=into("b", True), **settings
     )
     for x, y in zip(arrays(resumed), arrays(straight)):
         np.testing.assert_array_equal(x, y)
@@ -118,18 +115,20 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_continues_exactly(small, tmp_path,
     real_global_batch = parallel.global_batch
     calls = {"n": 0}
 
-    def interrupt_at_the_fifth_batch(rows, mesh):
+    def interrupt_at_the_fifth_batch(*args):
         calls["n"] += 1
         if calls["n"] == 5:
             raise KeyboardInterrupt
-        return real_global_batch(rows, mesh)
+        return real_global_batch(*args)
 
     monkeypatch.setattr(parallel, "global_batch", interrupt_at_the_fifth_batch)
     with pytest.raises(KeyboardInterrupt):
-        jsm.fit(tiny_model(train), train, checkpoint_dir=tmp_path, **settings)
+        jsm.fit(tiny_model(train), train, checkpointing=jsm.Checkpointing(tmp_path), **settings)
     monkeypatch.setattr(parallel, "global_batch", real_global_batch)
     assert jsm.train.Checkpointer(tmp_path).latest_step() == 4
-    resumed, _ = jsm.fit(tiny_model(train), train, checkpoint_dir=tmp_path, resume=True, **settings)
+    resumed, _ = jsm.fit(
+        tiny_model(train), train, checkpointing=jsm.Checkpointing(tmp_path, resume=True), **settings
+    )
     for x, y in zip(arrays(resumed), arrays(straight)):
         np.testing.assert_array_equal(x, y)
 
@@ -137,8 +136,9 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_continues_exactly(small, tmp_path,
 def test_checkpoint_directories_are_not_overwritten_or_mixed(small, tmp_path):
     train, _ = small
 
-    def run(model, **settings):
-        return jsm.fit(model, train, checkpoint_dir=tmp_path, progress=False, **settings)
+    def run(model, resume=False, **settings):
+        policy = jsm.Checkpointing(tmp_path, resume=resume)
+        return jsm.fit(model, train, checkpointing=policy, progress=False, **settings)
 
     run(tiny_model(train), epochs=1, batch_size=16)
     with pytest.raises(FileExistsError, match="resume=True"):
@@ -166,8 +166,10 @@ def test_any_loss_and_optimizer_and_finer_grid_evaluation(darcy_dir, small):
         batch_size=8,
         loss=mse_loss,
         optimizer=optax.adam(1e-2),
-        eval_data={"test@17": fine_test},
-        metrics={"rel_l2": jsm.losses.relative_l2, "rel_h1": jsm.losses.relative_h1},
+        evaluation=jsm.Evaluation(
+            {"test@17": fine_test},
+            metrics={"rel_l2": jsm.losses.relative_l2, "rel_h1": jsm.losses.relative_h1},
+        ),
         progress=False,
     )
     assert {"test@17.rel_l2", "test@17.rel_h1"} <= set(history[-1])
@@ -191,3 +193,40 @@ def test_evaluate_counts_every_sample_once(small):
         for s in (test[i] for i in range(13))
     ]
     assert scores["relative_l2"] == pytest.approx(np.mean(per_sample), rel=1e-5)
+
+
+def test_drop_last_false_trains_on_the_last_partial_batch(small):
+    train, _ = small
+    data = train.split(40)[0]  # 40 = 2 * 16 + 8
+    kept, history = jsm.fit(
+        tiny_model(train), data, epochs=1, batch_size=16, drop_last=False, progress=False
+    )
+    dropped, _ = jsm.fit(tiny_model(train), data, epochs=1, batch_size=16, progress=False)
+    assert history[-1]["step"] == 3
+    assert not all(np.array_equal(x, y) for x, y in zip(arrays(kept), arrays(dropped)))
+
+
+def test_policies_refuse_bad_settings(tmp_path):
+    with pytest.raises(ValueError, match="every"):
+        jsm.Checkpointing(tmp_path, every=0)
+    (tmp_path / "file").write_text("")
+    with pytest.raises(NotADirectoryError, match="is a file"):
+        jsm.Checkpointing(tmp_path / "file")
+    with pytest.raises(TypeError, match="not a dataset|AbstractDataset"):
+        jsm.Evaluation({"test": np.zeros(3)})
+
+
+def test_restore_model_needs_no_optimizer(small, tmp_path):
+    train, _ = small
+    trained, _ = jsm.fit(
+        tiny_model(train),
+        train,
+        epochs=1,
+        batch_size=16,
+        optimizer=optax.adam(1e-2),
+        checkpointing=jsm.Checkpointing(tmp_path),
+        progress=False,
+    )
+    restored = jsm.train.restore_model(tmp_path, tiny_model(train, jax.random.key(5)))
+    for x, y in zip(arrays(restored), arrays(trained)):
+        np.testing.assert_array_equal(x, y)

@@ -26,7 +26,7 @@ def _tfno(train, key):
         rank=0.2,
         key=key,
     )
-    return jsm.with_normalizers(model, train), jsm.train.relative_l2_loss
+    return jsm.with_normalizers(model, train), jsm.losses.relative_l2_loss
 
 
 def _t1(train, key):
@@ -36,7 +36,7 @@ def _t1(train, key):
 
 def _mgno(train, key):
     model = jsm.MgNO(1, 1, (17, 17), width=8, depth=2, levels=3, key=key)
-    return jsm.with_normalizers(model, train), jsm.train.relative_l2_loss
+    return jsm.with_normalizers(model, train), jsm.losses.relative_l2_loss
 
 
 @pytest.mark.slow

@@ -105,7 +105,7 @@ def test_chunked_evaluation_equals_the_direct_one(getkey):
     model = jsm.PIG(BOX, 100, scale=0.2, key=getkey())
     points = BOX.sample_interior(400, np.random.default_rng(4))
     direct = jax.vmap(model)(jnp.asarray(points))
-    np.testing.assert_allclose(model.evaluate(points, chunk_size=64), direct, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.predict(points, chunk_size=64), direct, rtol=1e-5, atol=1e-6)
     problem = ph.Poisson(3)
     loss = lambda chunk: ph.residual_norm(problem, model, points, chunk_size=chunk)
     np.testing.assert_allclose(loss(100), loss(None), rtol=1e-5)
@@ -114,11 +114,11 @@ def test_chunked_evaluation_equals_the_direct_one(getkey):
 def test_bad_input_is_refused_with_a_clear_message(getkey):
     model = jsm.PIG(BOX, 10, scale=0.1, key=getkey())
     with pytest.raises(ValueError, match="outside"):
-        model.evaluate(np.array([[0.0, 5.0, 2.5]]))
+        model.predict(np.array([[0.0, 5.0, 2.5]]))
     with pytest.raises(ValueError, match="dimension 3"):
         model(jnp.zeros(2))
     with pytest.raises(ValueError, match=r"shaped \(n, 3\)"):
-        model.evaluate(np.zeros((4, 2)))
+        model.predict(np.zeros((4, 2)))
     for scale in (0.0, -0.1):
         with pytest.raises(ValueError, match="scale"):
             jsm.PIG(BOX, 10, scale=scale, key=getkey())
@@ -161,8 +161,7 @@ def test_a_short_helmholtz_run_cuts_the_error_tenfold(getkey):
         batch_size=512,
         loss=loss,
         optimizer=optax.adam(optax.exponential_decay(1e-2, 1, 0.9995)),
-        eval_data=test,
-        eval_every=50,
+        evaluation=jsm.Evaluation(test, every=50),
         progress=False,
     )
     after = history[-1]["eval.relative_l2"]
@@ -183,8 +182,7 @@ def test_lbfgs_through_fit_solves_a_pinn_poisson_problem(getkey):
         batch_size=64,
         loss=loss,
         optimizer=optax.lbfgs(),
-        eval_data=test,
-        eval_every=60,
+        evaluation=jsm.Evaluation(test, every=60),
         progress=False,
     )
     assert history[-1]["train_loss"] < 1e-3 * history[0]["train_loss"]

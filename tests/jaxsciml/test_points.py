@@ -68,7 +68,7 @@ def test_evaluate_pads_functions_not_points_and_matches_a_direct_computation(gri
     model = jsm.DeepONet(63, 2, [8, 8], [8, 8], out_channels=2, key=getkey())
     view = PointDataset(grid_data)
     everything = view.to_points(grid_data.read(np.arange(10)))
-    errors = np.asarray(model.evaluate(everything.sensors, everything.points)) - everything.targets
+    errors = np.asarray(model.batched(everything.sensors, everything.points)) - everything.targets
     norms = np.linalg.norm(everything.targets.reshape(10, -1), axis=1)
     expected = np.mean(np.linalg.norm(errors.reshape(10, -1), axis=1) / norms)
     score = jsm.evaluate(model, view, batch_size=8)  # 8 devices; the last batch holds 2 of 8
