@@ -24,6 +24,7 @@ from jaxsciml.operators import (
     OperatorODE as OperatorODE,
     with_normalizers as with_normalizers,
 )
+from jaxsciml.operators.files import load_model as load_model, save_model as save_model
 from jaxsciml.train import (
     Checkpointing as Checkpointing,
     Evaluation as Evaluation,

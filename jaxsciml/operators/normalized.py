@@ -27,6 +27,16 @@ class Normalized(AbstractGridOperator):
     input_normalizer: GaussianNormalizer | None
     output_normalizer: GaussianNormalizer | None
 
+    def __init__(
+        self,
+        model: eqx.Module,
+        input_normalizer: GaussianNormalizer | None,
+        output_normalizer: GaussianNormalizer | None,
+    ):
+        self.model = model
+        self.input_normalizer = input_normalizer
+        self.output_normalizer = output_normalizer
+
     def batched(
         self, a: Float[Array, " batch c_in *spatial"]
     ) -> Float[Array, " batch c_out *spatial"]:

@@ -1,5 +1,6 @@
 """PointDataset: sensors and query points read from grid data; per-step subsets; fit/evaluate."""
 
+import jax
 import numpy as np
 import optax
 import pytest
@@ -49,7 +50,9 @@ def test_training_subsets_are_random_per_step_reproducible_and_resumable(grid_da
     assert len({tuple(b.points[:, 0] * 10 + b.points[:, 1]) for b in epoch}) == len(epoch)
     again = list(view.batches(2, seed=5, epoch=1, start=3))
     for a, b in zip(epoch, view.cache().batches(2, seed=5, epoch=1), strict=True):
-        for field_a, field_b in zip(a, b):  # in memory: the same batches
+        for field_a, field_b in zip(
+            jax.tree.leaves(a), jax.tree.leaves(b)
+        ):  # in memory: the same batches
             np.testing.assert_array_equal(field_a, field_b)
     for a, b in zip(epoch[3:], again, strict=True):
         np.testing.assert_array_equal(a.points, b.points)
