@@ -1,4 +1,4 @@
-"""The `jaxsciml` command: datagen, train, evaluate, demo. Each subcommand calls the library."""
+"""The `jaxsciml` command: datagen, train, evaluate, models, check, demo. Each calls the library."""
 
 import argparse
 import json
@@ -78,6 +78,21 @@ def _evaluate(args) -> None:
     print(json.dumps(scores))
 
 
+def _models(args) -> None:
+    from jaxsciml import registry
+
+    print(registry.describe())
+
+
+def _check(args) -> None:
+    from jaxsciml import config as jconfig
+    from jaxsciml.experiment import check
+
+    config = jconfig.load(args.config, args.set)
+    record = check(config)
+    print(f"{args.config}: ok ({json.dumps(record)})")
+
+
 def _demo(args) -> None:
     from jaxsciml.demo import run_demo
 
@@ -145,12 +160,24 @@ def parser() -> argparse.ArgumentParser:
     tr.set_defaults(run=_train)
 
     ev = commands.add_parser("evaluate", help="errors of a trained run on a dataset")
-    ev.add_argument("run_dir")
+    ev.add_argument("run_dir", help="a run directory, or a grid model's .jsm file")
     ev.add_argument("data", help="dataset directory, at the training grid or a finer one")
     ev.add_argument("--stride", type=int, default=1)
     ev.add_argument("--skip", type=int, default=0, help="leave out the first samples (training)")
     ev.add_argument("--n", type=int, default=None, help="evaluate n samples only")
     ev.set_defaults(run=_evaluate)
+
+    models = commands.add_parser("models", help="every model family with its hyperparameters")
+    models.set_defaults(run=_models)
+
+    ck = commands.add_parser(
+        "check", help="validate a configuration and train two steps on a few samples"
+    )
+    ck.add_argument("config", help="TOML file")
+    ck.add_argument(
+        "--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override a key"
+    )
+    ck.set_defaults(run=_check)
 
     demo = commands.add_parser("demo", help="generate, train, evaluate and plot, small")
     demo.add_argument("--out", default="jaxsciml-demo")

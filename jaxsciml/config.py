@@ -12,15 +12,14 @@ stride = 1                 # sub-sample the grid by this stride (the FNO papers:
 normalize = "pointwise"    # Gaussian normalizers: "pointwise" (FNO), "channel", or "none"
 cache = true               # read the (strided) splits into memory once; false streams from disk
 extra_eval = {}            # more test sets: name -> dataset path, {"test@128" = "data/darcy128"}
+sensor_stride = 1          # point models (DeepONet, MultiONet): sensors every k grid points
+points_per_step = 0        # point models: random query points per step (0: all)
 
-[model]
-name = "fno"
+[model]                    # any registered family (`jaxsciml models`) and its hyperparameters;
+name = "fno"               # the data fill in channels, grid and sensors
 modes = [12, 12]
 width = 32
-depth = 4
-projection_channels = 128
 padding = 0.0              # fraction of the grid; 0.1 for non-periodic problems such as Darcy
-append_grid = true
 
 [train]
 epochs = 500
@@ -33,6 +32,8 @@ seed = 0
 eval_every = 1
 checkpoint_every = 10
 keep = 3
+loss = ""                  # "" = the family's paper loss; relative_l2, mse, frequency_relative_l2
+optimizer = ""             # "" = the family's recipe; fno_adam, adam, adamw
 ```
 """
 
@@ -57,17 +58,12 @@ class DataConfig:
     normalize: str = "pointwise"
     cache: bool = True
     extra_eval: dict = dataclasses.field(default_factory=dict)
+    sensor_stride: int = 1  # point models: every sensor_stride-th input grid point is a sensor
+    points_per_step: int = 0  # point models: query points per step (0: every grid point)
 
 
-@dataclasses.dataclass
-class ModelConfig:
-    name: str = "fno"
-    modes: list = dataclasses.field(default_factory=lambda: [12, 12])
-    width: int = 32
-    depth: int = 4
-    projection_channels: int = 128
-    padding: float = 0.0
-    append_grid: bool = True
+def _default_model() -> dict:
+    return {"name": "fno", "modes": [12, 12]}
 
 
 @dataclasses.dataclass
@@ -82,12 +78,14 @@ class TrainConfig:
     eval_every: int = 1
     checkpoint_every: int = 10
     keep: int = 3
+    loss: str = ""  # "" takes the model family's default (jaxsciml models lists them)
+    optimizer: str = ""  # "fno_adam", "adam" or "adamw"; "" takes the family's default
 
 
 @dataclasses.dataclass
 class Config:
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
-    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    model: dict = dataclasses.field(default_factory=_default_model)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
 
     def to_dict(self) -> dict:
@@ -97,9 +95,10 @@ class Config:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
 
 
-SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+SECTIONS = {"data": DataConfig, "model": dict, "train": TrainConfig}
 NORMALIZERS = ("pointwise", "channel", "none")
-MODELS = ("fno",)
+LOSSES = ("", "relative_l2", "mse", "frequency_relative_l2")
+OPTIMIZERS = ("", "fno_adam", "adam", "adamw")
 
 
 def _unknown(kind: str, name: str, known) -> ConfigError:
@@ -129,6 +128,11 @@ def from_dict(raw: dict) -> Config:
             raise _unknown("table", section, SECTIONS)
         if not isinstance(table, dict):
             raise ConfigError(f"[{section}] must be a table of keys, got {table!r}")
+        if section == "model":
+            if "name" in table and table["name"] != config.model["name"]:
+                config.model = {"name": table["name"]}  # another family: its own defaults
+            config.model.update(table)
+            continue
         target = getattr(config, section)
         fields = {f.name for f in dataclasses.fields(target)}
         for key, value in table.items():
@@ -142,13 +146,21 @@ def from_dict(raw: dict) -> Config:
 def validate(config: Config) -> None:
     if config.data.normalize not in NORMALIZERS:
         raise ConfigError(f"[data] normalize must be one of {NORMALIZERS}")
-    if config.model.name not in MODELS:
-        raise ConfigError(f"[model] name must be one of {MODELS}, got {config.model.name!r}")
-    if not config.model.modes or not all(isinstance(m, int) and m > 0 for m in config.model.modes):
+    from jaxsciml import registry
+
+    try:
+        family = registry.family(str(config.model.get("name")))
+        hyperparameters = {k: v for k, v in config.model.items() if k != "name"}
+        family.arguments(hyperparameters, {})
+    except ValueError as error:
+        raise ConfigError(str(error)) from error
+    if config.train.loss not in LOSSES:
+        raise ConfigError(f"[train] loss must be one of {LOSSES[1:]}, got {config.train.loss!r}")
+    if config.train.optimizer not in OPTIMIZERS:
         raise ConfigError(
-            f"[model] modes must be a list of positive ints, got {config.model.modes}"
+            f"[train] optimizer must be one of {OPTIMIZERS[1:]}, got {config.train.optimizer!r}"
         )
-    for key in ("n_train", "stride"):
+    for key in ("n_train", "stride", "sensor_stride"):
         if getattr(config.data, key) < 1:
             raise ConfigError(f"[data] {key} must be positive")
     for key in ("epochs", "batch_size", "eval_every", "checkpoint_every", "keep"):

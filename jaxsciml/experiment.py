@@ -1,23 +1,36 @@
-"""Experiments from a `Config`: data splits, model, optimizer, a training run in a directory,
-and evaluation of a finished run. The CLI and the demo are thin layers over these functions.
+"""Experiments from a `Config`: data splits, any registered model, loss and optimizer, a training
+run in a directory, and evaluation of a finished run. The CLI and the demo are thin layers.
 
-A run directory holds `config.json` (the resolved configuration), `shapes.json` (the sample
-shapes the model was built for), `checkpoints/` (orbax) and `metrics.jsonl`.
+A run directory holds `config.json` (the resolved configuration), `initial.jsm` (the model as
+built, a model file: the skeleton checkpoints restore into), `checkpoints/` (orbax),
+`metrics.jsonl`, and `model.jsm` (the trained model) once training ends.
 """
 
+import dataclasses
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
+import optax
 
-from jaxsciml import data as jdata
+from jaxsciml import data as jdata, losses, registry
 from jaxsciml.config import Config, ConfigError, from_dict
-from jaxsciml.data import Dataset, GaussianNormalizer, Normalized, with_normalizers
+from jaxsciml.data import Dataset, PointDataset
 from jaxsciml.losses import relative_h1, relative_l2
-from jaxsciml.operators import FNO
-from jaxsciml.train import evaluate, fit, fno_adam, restore_model
+from jaxsciml.operators import with_normalizers
+from jaxsciml.operators.files import load_model, save_model
+from jaxsciml.train import Checkpointing, Evaluation, evaluate, fit, fno_adam, restore_model
+
+
+LOSSES = {
+    "relative_l2": losses.relative_l2_loss,
+    "mse": losses.mse_loss,
+    "frequency_relative_l2": lambda model, batch, key: losses.frequency_relative_l2(
+        model, batch, key
+    ),
+}
 
 
 def load_splits(config: Config) -> tuple[Dataset, Dataset, dict[str, Dataset]]:
@@ -34,56 +47,61 @@ def load_splits(config: Config) -> tuple[Dataset, Dataset, dict[str, Dataset]]:
     return train, test, extra
 
 
-def build_model(config: Config, input_shape, output_shape, *, key) -> FNO:
-    """The operator `[model]` describes, for samples shaped `input_shape -> output_shape`."""
-    m = config.model
-    if len(m.modes) != len(input_shape) - 1:
-        raise ConfigError(
-            f"[model] modes {m.modes} has {len(m.modes)} entries but the data have "
-            f"{len(input_shape) - 1} spatial axes"
-        )
-    return FNO(
-        input_shape[0],
-        output_shape[0],
-        m.modes,
-        m.width,
-        m.depth,
-        m.projection_channels,
-        padding=m.padding,
-        append_grid=m.append_grid,
-        key=key,
-    )
+def as_family_data(config: Config, data: Dataset, *, training: bool):
+    """`data` in the form the configured family trains on: grids as they are, or sensor
+    values and query points for branch-trunk models."""
+    if registry.family(config.model["name"]).data == "grid":
+        return data
+    k = config.data.sensor_stride
+    sensors = tuple(slice(None, None, k) for _ in data.grid)
+    per_step = config.data.points_per_step if training and config.data.points_per_step else None
+    view = PointDataset(data, sensors=sensors, points_per_step=per_step)
+    return view.cache() if config.data.cache else view
 
 
-def _normalizer_shape(config: Config, sample_shape) -> tuple[int, ...]:
-    if config.data.normalize == "pointwise":
-        return tuple(sample_shape)
-    return (sample_shape[0],) + (1,) * (len(sample_shape) - 1)
+def derived_arguments(config: Config, train) -> dict:
+    """The constructor arguments the training data fix, for the configured family."""
+    family = registry.family(config.model["name"])
+    if family.data == "grid":
+        values = {
+            "in_channels": train.input_shape[0],
+            "out_channels": train.output_shape[0],
+            "resolution": train.input_shape[1:],
+        }
+    else:
+        values = {
+            "sensors": train.num_sensors,
+            "coordinates": train.coordinates,
+            "out_channels": train.out_channels,
+        }
+    return {name: values[name] for name in family.derived}
 
 
-def normalized_model(config: Config, train: Dataset, *, key) -> Normalized:
-    """`build_model` wrapped in normalizers fitted on `train` (per `[data] normalize`)."""
-    model = build_model(config, train.input_shape, train.output_shape, key=key)
-    fitted = config.data.normalize != "none"
+def build_model(config: Config, train, *, key):
+    """The `[model]` family built for `train` (normalized per `[data] normalize` for grids)."""
+    family = registry.family(config.model["name"])
+    table = {k: v for k, v in config.model.items() if k != "name"}
+    try:
+        model = family.build(**family.arguments(table, derived_arguments(config, train)), key=key)
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"[model] {family.name}: {error}") from error
+    if family.data != "grid" or config.data.normalize == "none":
+        return model
     pointwise = config.data.normalize == "pointwise"
-    return with_normalizers(model, train, pointwise=pointwise, inputs=fitted, outputs=fitted)
+    return with_normalizers(model, train, pointwise=pointwise)
 
 
-def model_like(config: Config, input_shape, output_shape) -> Normalized:
-    """A model of the trained structure (placeholder values), for restoring a checkpoint."""
-    model = build_model(config, input_shape, output_shape, key=jax.random.key(0))
-    if config.data.normalize == "none":
-        return Normalized(model, None, None)
-
-    def placeholder(shape):
-        shape = _normalizer_shape(config, shape)
-        return GaussianNormalizer(jnp.zeros(shape), jnp.ones(shape))
-
-    return Normalized(model, placeholder(input_shape), placeholder(output_shape))
+def loss_for(config: Config):
+    return LOSSES[config.train.loss or registry.family(config.model["name"]).loss]
 
 
-def optimizer_for(config: Config, steps_per_epoch: int):
+def optimizer_for(config: Config, steps_per_epoch: int) -> optax.GradientTransformation:
     t = config.train
+    name = t.optimizer or registry.family(config.model["name"]).optimizer
+    if name == "adam":
+        return optax.adam(t.learning_rate)
+    if name == "adamw":
+        return optax.adamw(t.learning_rate, weight_decay=t.weight_decay)
     return fno_adam(
         steps_per_epoch,
         t.learning_rate,
@@ -93,10 +111,17 @@ def optimizer_for(config: Config, steps_per_epoch: int):
     )
 
 
+def _metrics(config: Config) -> dict:
+    if registry.family(config.model["name"]).data == "grid":
+        return {"relative_l2": relative_l2, "relative_h1": relative_h1}
+    return {"relative_l2": relative_l2}
+
+
 def train(config: Config, run_dir: str | os.PathLike, *, resume: bool = False, progress=None):
     """Train per `config` into `run_dir` (resuming from its checkpoints with `resume=True`).
 
-    **Returns:** `(model, history)` as `jaxsciml.fit` does.
+    **Returns:** `(model, history)` as `jaxsciml.fit` does; the model is also written to
+    `run_dir/model.jsm`.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -108,60 +133,88 @@ def train(config: Config, run_dir: str | os.PathLike, *, resume: bool = False, p
             f"{run_dir} was trained with a different configuration ({saved}); resume with the "
             "same one or train into a new run directory."
         )
+    train_data = as_family_data(config, train_set, training=True)
+    model = build_model(config, train_data, key=jax.random.key(t.seed))
     config.save(saved)
-    shapes = {"input_shape": train_set.input_shape, "output_shape": train_set.output_shape}
-    (run_dir / "shapes.json").write_text(json.dumps(shapes) + "\n")
-    model = normalized_model(config, train_set, key=jax.random.key(t.seed))
+    save_model(run_dir / "initial.jsm", model)
     eval_sets = {"test": test_set, **extra} if len(test_set) else dict(extra)
-    return fit(
+    eval_sets = {name: as_family_data(config, d, training=False) for name, d in eval_sets.items()}
+    model, history = fit(
         model,
-        train_set,
+        train_data,
         epochs=t.epochs,
         batch_size=t.batch_size,
-        optimizer=optimizer_for(config, train_set.num_batches(t.batch_size)),
-        eval_data=eval_sets or None,
-        eval_every=t.eval_every,
-        metrics={"relative_l2": relative_l2, "relative_h1": relative_h1},
-        checkpoint_dir=run_dir / "checkpoints",
-        checkpoint_every=t.checkpoint_every,
-        keep=t.keep,
-        resume=resume,
+        loss=loss_for(config),
+        optimizer=optimizer_for(config, train_data.num_batches(t.batch_size)),
+        evaluation=Evaluation(eval_sets, every=t.eval_every, metrics=_metrics(config))
+        if eval_sets
+        else None,
+        checkpointing=Checkpointing(
+            run_dir / "checkpoints", every=t.checkpoint_every, keep=t.keep, resume=resume
+        ),
+        logger=run_dir / "metrics.jsonl",
         seed=t.seed,
-        metrics_file=run_dir / "metrics.jsonl",
         progress=progress,
     )
+    save_model(run_dir / "model.jsm", model)
+    return model, history
 
 
-def load_run(run_dir: str | os.PathLike) -> tuple[Config, Normalized]:
+def load_run(run_dir: str | os.PathLike):
     """The configuration and the newest checkpointed model of a training run directory."""
     run_dir = Path(run_dir)
     if not (run_dir / "config.json").exists():
         raise FileNotFoundError(f"{run_dir} is not a training run (it has no config.json)")
     config = from_dict(json.loads((run_dir / "config.json").read_text()))
-    shapes = json.loads((run_dir / "shapes.json").read_text())
-    like = model_like(config, shapes["input_shape"], shapes["output_shape"])
-    return config, restore_model(run_dir / "checkpoints", like, optimizer_for(config, 1))
+    skeleton = load_model(run_dir / "initial.jsm")
+    return config, restore_model(run_dir / "checkpoints", skeleton)
 
 
 def evaluate_run(
-    run_dir: str | os.PathLike,
+    source: str | os.PathLike,
     data_path: str | os.PathLike,
     *,
     stride: int = 1,
     skip: int = 0,
     n: int | None = None,
 ) -> dict[str, float]:
-    """Relative L2 and H1 errors of a trained run on a dataset: its samples from `skip` on (all,
-    or `n` of them), at a grid stride. At a finer grid than training, zero-shot super-resolution.
-    """
-    config, model = load_run(run_dir)
+    """Errors of a trained model (a run directory, or a grid model's `.jsm` file) on a dataset:
+    its samples from `skip` on (all, or `n` of them), at a grid stride. At a finer grid than
+    training, zero-shot super-resolution."""
+    if Path(source).is_file():
+        config, model = Config(), load_model(source)
+    else:
+        config, model = load_run(source)
     dataset = jdata.load(data_path).subsample(stride)
     if not 0 <= skip < len(dataset):
         raise ValueError(f"skip must lie in [0, {len(dataset)}), got {skip}")
     dataset = dataset.split(skip)[1]
     if n is not None:
         dataset = dataset.split(min(n, len(dataset)))[0]
-    metrics = {"relative_l2": relative_l2, "relative_h1": relative_h1}
+    data = as_family_data(config, dataset, training=False)
     devices = len(jax.devices())
     batch_size = -(-config.train.batch_size // devices) * devices  # a multiple of the devices
-    return evaluate(model, dataset, batch_size=batch_size, metrics=metrics)
+    return evaluate(model, data, batch_size=batch_size, metrics=_metrics(config))
+
+
+def check(config: Config, *, progress=False) -> dict:
+    """Validate `config` and train two steps on a handful of samples of its data (tiny Darcy
+    data at 65x65 when the configured dataset does not exist), in a temporary directory, so
+    that a cluster job fails on a laptop rather than after a queue. Returns the last record."""
+    import datagen
+
+    devices = len(jax.devices())
+    batch = devices * max(1, 4 // devices)
+    with tempfile.TemporaryDirectory() as tmp:
+        data = dataclasses.replace(config.data, n_train=2 * batch, n_test=batch, extra_eval={})
+        if not Path(config.data.path or "").exists():
+            data.path, data.stride = str(Path(tmp) / "data"), 1
+            datagen.generate("darcy", 3 * batch, data.path, resolution=65, solver="direct",
+                             workers=1, progress=False)  # fmt: skip
+        small = Config(
+            data=data,
+            model=dict(config.model),
+            train=dataclasses.replace(config.train, epochs=1, batch_size=batch),
+        )
+        _, history = train(small, Path(tmp) / "run", progress=progress)
+    return history[-1]

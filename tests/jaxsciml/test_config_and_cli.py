@@ -1,6 +1,7 @@
 """Configuration files, the command line and runs trained from them."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -9,19 +10,32 @@ from jaxsciml import cli, config as jconfig
 from jaxsciml.config import ConfigError
 
 
+CONFIGS = sorted((Path(__file__).parents[2] / "configs").glob("*.toml"))
+
+
 def test_defaults_and_overrides(tmp_path):
     path = tmp_path / "run.toml"
     path.write_text('[data]\npath = "d"\nn_train = 8\n[model]\nwidth = 16\nmodes = [4, 4]\n')
     config = jconfig.load(path, ["train.epochs=3", "train.learning_rate=1e-2", "model.padding=0"])
-    assert (config.data.n_train, config.model.width, config.model.modes) == (8, 16, [4, 4])
-    assert (config.train.epochs, config.train.learning_rate, config.model.padding) == (3, 0.01, 0.0)
+    assert (config.data.n_train, config.model["width"], config.model["modes"]) == (8, 16, [4, 4])
+    assert (config.train.epochs, config.train.learning_rate, config.model["padding"]) == (
+        3,
+        0.01,
+        0,
+    )
     assert config.train.batch_size == 20  # untouched default
 
 
 @pytest.mark.parametrize(
     "text, match",
     [
-        ("[model]\nwidht = 3\n", "unknown key in \\[model\\] 'widht'; did you mean 'width'"),
+        (
+            "[model]\nwidht = 3\n",
+            "unknown key in \\[model\\] for 'fno': 'widht'; did you mean 'width'",
+        ),
+        ("[model]\nname = 'fnoo'\n", "unknown model 'fnoo'; did you mean 'fno'"),
+        ("[model]\nname = 'deeponet'\n", "deeponet needs branch_widths, trunk_widths"),
+        ("[train]\noptimizer = 'sgd'\n", "optimizer must be one of"),
         ("[modle]\nwidth = 3\n", "unknown table 'modle'; did you mean 'model'"),
         ("[train]\nepochs = 'many'\n", "epochs must be a int"),
         ("[data]\nnormalize = 'l2'\n", "normalize must be one of"),
@@ -92,6 +106,10 @@ def test_cli_datagen_train_resume_evaluate(tmp_path, capsys):
     assert cli.main(["evaluate", str(run), str(fine), "--skip", "2", "--n", "4"]) == 0
     scores = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert 0 < scores["relative_l2"] < 1.5 and scores["relative_h1"] > 0
+    # the trained model file gives the same scores as the run directory's newest checkpoint
+    assert cli.main(["evaluate", str(run / "model.jsm"), str(fine), "--skip", "2", "--n", "4"]) == 0
+    from_file = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert from_file == pytest.approx(scores, rel=1e-6)
 
 
 def test_cli_reports_errors_without_a_traceback(tmp_path, capsys):
@@ -104,11 +122,12 @@ def test_cli_reports_errors_without_a_traceback(tmp_path, capsys):
 
 
 def test_shipped_configurations_parse():
-    from pathlib import Path
+    from jaxsciml import registry
 
-    for path in (Path(__file__).parents[2] / "configs").glob("*.toml"):
+    assert len(CONFIGS) >= 6
+    for path in CONFIGS:
         config = jconfig.load(path)
-        assert config.model.name == "fno"
+        assert config.model["name"] in registry.FAMILIES
 
 
 def test_cli_datagen_passes_solver_problem_and_part_options(tmp_path, capsys):
@@ -135,3 +154,18 @@ def test_cli_datagen_navier_stokes_takes_its_settings_as_options(tmp_path, capsy
     header = read_header(out / "shard-00000.h5")
     assert header.input_shape == (1, 8, 8) and header.output_shape == (2, 8, 8)
     assert header.provenance.parameters["resolution"] == 16
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
+def test_every_shipped_configuration_passes_check(path, capsys):
+    assert cli.main(["check", str(path)]) == 0
+    assert "ok" in capsys.readouterr().out
+
+
+def test_models_lists_every_family_with_its_keys(capsys):
+    assert cli.main(["models"]) == 0
+    out = capsys.readouterr().out
+    for name in ("fno", "tfno", "t1", "mgno", "deeponet", "multionet"):
+        assert f"{name}: " in out
+    assert "branch_widths = (required)" in out and "width = 32" in out

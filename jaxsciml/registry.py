@@ -1,0 +1,174 @@
+"""The model registry: every model family by name, with its hyperparameters, the data it trains
+on, and its paper's loss and optimizer as defaults.
+
+A family's hyperparameters are its constructor's keyword arguments (names, defaults and
+documentation come from the constructor itself, so they cannot drift); the arguments that the
+data fix (channels, grid, number of sensors) are filled in from the training set. In a TOML
+file, `[model] name = "t1"` plus any hyperparameter builds that family; `jaxsciml models`
+lists them all.
+"""
+
+import dataclasses
+import difflib
+import inspect
+from collections.abc import Callable
+
+from jaxsciml import operators
+from jaxsciml.operators.files import ACTIVATIONS
+
+
+@dataclasses.dataclass(frozen=True)
+class Family:
+    """A registered model family.
+
+    - `build`: the constructor (a class or a function).
+    - `data`: `"grid"` (pairs of fields, `jaxsciml.data.Dataset`) or `"points"` (sensor values
+      and query points, `jaxsciml.data.PointDataset`).
+    - `derived`: constructor arguments the training data fix.
+    - `loss`, `optimizer`: the paper's defaults (names in `LOSSES` and `OPTIMIZERS`).
+    - `fixed`: arguments this family sets (e.g. TFNO's factorization).
+    """
+
+    name: str
+    build: Callable
+    summary: str
+    data: str
+    derived: tuple[str, ...]
+    loss: str
+    optimizer: str
+    fixed: dict = dataclasses.field(default_factory=dict)
+
+    def hyperparameters(self) -> dict[str, object]:
+        """`name -> default` of every argument a configuration may set."""
+        hidden = {"key", "dtype", *self.derived, *self.fixed}
+        return {
+            p.name: None if p.default is inspect.Parameter.empty else p.default
+            for p in inspect.signature(self.build).parameters.values()
+            if p.name not in hidden
+        }
+
+    def arguments(self, table: dict, derived: dict) -> dict:
+        """Constructor arguments from a `[model]` table (without `name`) and the data."""
+        known = self.hyperparameters()
+        arguments = dict(self.fixed)
+        for key, value in table.items():
+            if key not in known:
+                close = difflib.get_close_matches(key, known, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise ValueError(
+                    f"unknown key in [model] for {self.name!r}: {key!r}{hint} Known: "
+                    f"{', '.join(known)}"
+                )
+            if isinstance(value, str) and value in ACTIVATIONS and "activation" in key:
+                value = ACTIVATIONS[value]
+            arguments[key] = value
+        missing = [k for k, v in known.items() if v is None and k not in arguments]
+        missing = [k for k in missing if _required(self.build, k)]
+        if missing:
+            raise ValueError(f"[model] {self.name} needs {', '.join(missing)}")
+        return {**arguments, **derived}
+
+
+def _required(build, name: str) -> bool:
+    return inspect.signature(build).parameters[name].default is inspect.Parameter.empty
+
+
+FAMILIES: dict[str, Family] = {}
+
+
+def register(family: Family) -> Family:
+    """Add a family under its name (an existing name is an error)."""
+    if family.name in FAMILIES:
+        raise ValueError(f"a model family named {family.name!r} is already registered")
+    FAMILIES[family.name] = family
+    return family
+
+
+GRID = ("in_channels", "out_channels")
+POINTS = ("sensors", "coordinates", "out_channels")
+register(
+    Family(
+        "fno",
+        operators.FNO,
+        "Fourier Neural Operator (Li et al., ICLR 2021)",
+        "grid",
+        GRID,
+        "relative_l2",
+        "fno_adam",
+    )
+)
+register(
+    Family(
+        "tfno",
+        operators.FNO,
+        "FNO with Tucker-factorized weights (Kossaifi et al.)",
+        "grid",
+        GRID,
+        "relative_l2",
+        "fno_adam",
+        {"factorization": "tucker"},
+    )
+)
+register(
+    Family(
+        "t1",
+        operators.T1,
+        "Transform Once (Poli et al., NeurIPS 2022)",
+        "grid",
+        (*GRID, "resolution"),
+        "relative_l2",  # on physical fields (the paper's frequency loss: [train] loss)
+        "fno_adam",
+    )
+)
+register(
+    Family(
+        "mgno",
+        operators.MgNO,
+        "multigrid neural operator (He, Liu, Xu; ICLR 2024)",
+        "grid",
+        (*GRID, "resolution"),
+        "relative_l2",
+        "fno_adam",
+    )
+)
+register(
+    Family(
+        "deeponet",
+        operators.DeepONet,
+        "DeepONet (Lu et al., 2021), unstacked",
+        "points",
+        POINTS,
+        "mse",
+        "adam",
+    )
+)
+register(Family("multionet", operators.MultiONet, "MultiONet (Zang & Koutsourelakis, 2025)",
+                "points", POINTS, "relative_l2", "adam"))  # fmt: skip
+
+
+def family(name: str) -> Family:
+    if name not in FAMILIES:
+        close = difflib.get_close_matches(name, FAMILIES, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"unknown model {name!r}{hint} Known: {', '.join(FAMILIES)}")
+    return FAMILIES[name]
+
+
+def describe() -> str:
+    """Every registered family with its data, defaults and hyperparameters (`jaxsciml models`)."""
+    lines = []
+    for f in FAMILIES.values():
+        lines.append(f"{f.name}: {f.summary}")
+        lines.append(f"  data: {f.data} (fills in {', '.join(f.derived)}); "
+                     f"loss: {f.loss}; optimizer: {f.optimizer}")  # fmt: skip
+        for key, default in f.hyperparameters().items():
+            shown = "(required)" if _required(f.build, key) else repr(_shown(default))
+            lines.append(f"    {key} = {shown}")
+    return "\n".join(lines)
+
+
+def _shown(default):
+    for name, function in ACTIVATIONS.items():
+        if default is function:
+            return name
+    return default
