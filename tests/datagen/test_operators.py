@@ -39,10 +39,11 @@ def test_written_dataset_is_deterministic_and_reads_as_a_1d_grid(tmp_path):
     generate_antiderivative(6, tmp_path / "a", seed=2, sensors=50)
     generate_antiderivative(6, tmp_path / "b", seed=2, sensors=50)
     a, b = load(tmp_path / "a"), load(tmp_path / "b")
-    (u, s), (u2, s2) = a.read(np.arange(6)), b.read(np.arange(6))
-    np.testing.assert_array_equal(u, u2)
-    np.testing.assert_array_equal(s, s2)
-    assert u.shape == s.shape == (6, 1, 50)
+    first, second = a.read(np.arange(6)), b.read(np.arange(6))
+    np.testing.assert_array_equal(first.inputs, second.inputs)
+    np.testing.assert_array_equal(first.outputs, second.outputs)
+    assert first.inputs.shape == first.outputs.shape == (6, 1, 50)
+    u, s = first.inputs, first.outputs
     np.testing.assert_allclose(s[:, 0, 0], 0, atol=1e-7)  # s(0) = 0
     header = list_shards(tmp_path / "a")[0]
     assert header.provenance.problem == "antiderivative" and len(header.grid[0]) == 50
@@ -90,7 +91,8 @@ def test_diffusion_reaction_dataset_and_its_error_estimate(tmp_path):
     generate_diffusion_reaction(3, tmp_path, seed=4, nx=21, nt=11, refine=2)
     header = list_shards(tmp_path)[0]
     data = load(tmp_path)
-    u, s = data.read(np.arange(3))
+    batch = data.read(np.arange(3))
+    u, s = batch.inputs, batch.outputs
     assert u.shape == s.shape == (3, 1, 21, 11) and len(header.grid[1]) == 11
     np.testing.assert_array_equal(u, np.repeat(u[..., :1], 11, axis=-1))  # u(x), constant in t
     assert np.abs(s[..., 0]).max() == 0 and np.abs(s[:, :, [0, -1]]).max() == 0

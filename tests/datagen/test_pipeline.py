@@ -60,9 +60,12 @@ def test_sorted_shards_hold_scattered_samples_that_readers_present_by_number(tmp
         assert np.all(f["solve/relative_residual"][()] <= 1e-10)
         assert np.all(f["solve/matvecs"][()] > 0)
     skr, direct = load(tmp_path / "skr"), load(tmp_path / "direct")
-    (a_skr, u_skr), (a_direct, u_direct) = skr.read(np.arange(20)), direct.read(np.arange(20))
-    np.testing.assert_array_equal(a_skr, a_direct)  # the same samples, by number
-    np.testing.assert_allclose(u_skr, u_direct, rtol=1e-5, atol=1e-6 * np.abs(u_direct).max())
+    by_skr, by_direct = skr.read(np.arange(20)), direct.read(np.arange(20))
+    np.testing.assert_array_equal(by_skr.inputs, by_direct.inputs)  # the same samples, by number
+    u_direct = by_direct.outputs
+    np.testing.assert_allclose(
+        by_skr.outputs, u_direct, rtol=1e-5, atol=1e-6 * np.abs(u_direct).max()
+    )
 
 
 def test_generation_is_deterministic_by_seed(tmp_path):
@@ -71,7 +74,7 @@ def test_generation_is_deterministic_by_seed(tmp_path):
     datagen.generate("helmholtz", 10, tmp_path / "b", seed=4, **options, **SKR)
     datagen.generate("helmholtz", 10, tmp_path / "c", seed=5, **options, **SKR)
     assert_same_shards(shard_arrays(tmp_path / "a"), shard_arrays(tmp_path / "b"))
-    first = lambda d: load(d).read(np.arange(10))[0]
+    first = lambda d: load(d).read(np.arange(10)).inputs
     assert not np.array_equal(first(tmp_path / "a"), first(tmp_path / "c"))
 
 
@@ -141,7 +144,8 @@ def test_heat_samples_are_trajectories_with_per_step_statistics(tmp_path):
     assert header.input_shape == (2, 17, 17) and header.output_shape == (3, 17, 17)
     with h5py.File(header.path) as f:
         np.testing.assert_array_equal(f["solve/systems"][()], 3)
-    inputs, outputs = load(tmp_path).read(np.arange(4))
+    batch = load(tmp_path).read(np.arange(4))
+    inputs, outputs = batch.inputs, batch.outputs
     assert np.all(np.abs(outputs[:, -1]).max(axis=(1, 2)) < np.abs(inputs[:, 1]).max(axis=(1, 2)))
 
 
