@@ -36,7 +36,7 @@ from common import package_versions
 from threadpoolctl import threadpool_limits
 
 from datagen.auto import race
-from datagen.generate import sample_rng
+from datagen.generator import sample_rng
 from datagen.krylov.sorting import sort_order
 from datagen.linear_solvers import SolveError, make_solver
 from datagen.problems import make_problem

@@ -7,7 +7,7 @@ each library, and what test error does each reach?
 Configuration: DeepONet [m, 40, 40] / [d, 40, 40], ReLU, Glorot normal, trainable output bias
 (the paper's `deeponet_pde.py`), Adam 1e-3, MSE loss, float32, aligned (Cartesian-product) data:
 every function of a batch at the same query points (DeepXDE's `TripleCartesianProd` with
-`DeepONetCartesianProd`). Data from `datagen.operators`: antiderivative (100 sensors = output
+`DeepONetCartesianProd`). Data from `datagen.deeponet_data`: antiderivative (100 sensors = output
 points) and diffusion-reaction (u at 100 sensors; s on the 100 x 100 (x, t) grid). Both
 libraries use every training point of every function in a batch (DeepXDE's tuple batch draws
 mismatched index pairs, so its point subsampling is not used here).
@@ -41,8 +41,8 @@ import numpy as np
 import optax
 from common import interleaved_times, package_versions
 
+import datagen
 import jaxsciml as jsm
-from datagen.operators import generate_antiderivative, generate_diffusion_reaction
 from jaxsciml.losses import mse_loss, relative_l2_loss
 from jaxsciml.train import make_train_step
 from jaxsciml.train.step import split_model
@@ -55,10 +55,7 @@ def problem_data(name: str, n_train: int, n_test: int, directory: Path):
     """`(train, test)` PointDatasets, generated once into `directory`."""
     out = directory / f"{name}-{n_train + n_test}"
     if not out.exists():
-        if name == "antiderivative":
-            generate_antiderivative(n_train + n_test, out, seed=0)
-        else:
-            generate_diffusion_reaction(n_train + n_test, out, seed=0)
+        datagen.generate(name, n_train + n_test, out, seed=0)
     data = jsm.data.load(out)
     sensors = np.s_[:, 0] if name == "diffusion_reaction" else None  # u(x) at t = 0
     train, test = data.split(n_train, n_test)

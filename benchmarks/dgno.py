@@ -50,7 +50,7 @@ from common import package_versions
 
 import datagen
 import jaxsciml as jsm
-from datagen.generate import sample_rng
+from datagen.generator import sample_rng
 from jaxsciml import physics as ph
 from jaxsciml.data.normalize import GaussianNormalizer
 from jaxsciml.operators import dgno_inverse

@@ -22,8 +22,8 @@ Errors: every model trained for the same number of epochs with the same optimize
 decay from 1e-3) and Gaussian normalizers on
 - Darcy `-∇·(a∇u) = 1`, `a ∈ {3, 12}` thresholded GRF, 64², from `datagen` (direct solves);
 - Navier-Stokes on the torus, ν = 1e-3, the one-shot map `w(0) ↦ w(T)` of the T1 paper
-  (`datagen.generate_navier_stokes`; reduced mode: T = 10, solved at 64² with Δt = 1e-3; full
-  mode: T = 50, solved at 256² with Δt = 1e-4 and stored at 64², the FNO protocol).
+  (`datagen.generate("navier_stokes", ...)`; reduced mode: T = 10, solved at 64² with
+  Δt = 1e-3; full mode: T = 50, solved at 256² with Δt = 1e-4 and stored at 64², the FNO protocol).
 
     python benchmarks/operators_compare.py --quick    # step times at 64² only (~2 min on 2 cores)
     python benchmarks/operators_compare.py            # + 128², 256² and reduced error runs (CPU)
@@ -157,7 +157,8 @@ def darcy_data(root: Path, n_train: int, n_test: int):
 def navier_stokes_data(root: Path, n, resolution, time_step, frame_interval):
     n_train, n_test = n
     out = root / f"ns_nu1e-3_T{frame_interval:g}_{resolution}_{n_train + n_test}"
-    datagen.generate_navier_stokes(
+    datagen.generate(
+        "navier_stokes",
         n_train + n_test,
         out,
         viscosity=1e-3,

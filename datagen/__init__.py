@@ -1,11 +1,30 @@
 """datagen: PDE data for neural operators, written as sharded HDF5 datasets.
 
-Stands alone: it imports neither `jaxsciml` nor `solvers`.
+Every family is reached by name: `datagen.generate(name, n, out, **options)` or
+`jaxsciml datagen NAME`; `datagen.FAMILIES` holds them and `datagen.describe()` lists their
+options. Stands alone: it imports neither `jaxsciml` nor `solvers`.
 """
 
 from datagen import fields as fields, format as format, krylov as krylov, problems as problems
+from datagen.deeponet_data import (
+    Antiderivative as Antiderivative,
+    DiffusionReaction as DiffusionReaction,
+)
 from datagen.format import DatasetFileError as DatasetFileError
-from datagen.generate import GenerationReport as GenerationReport, generate as generate
+from datagen.generate import (
+    FAMILIES as FAMILIES,
+    Family as Family,
+    describe as describe,
+    family as family,
+    generate as generate,
+    register as register,
+)
+from datagen.generator import (
+    Generator as Generator,
+    ShardContent as ShardContent,
+    sample_rng as sample_rng,
+)
+from datagen.linear import LinearGenerator as LinearGenerator
 from datagen.linear_solvers import (
     SOLVERS as SOLVERS,
     SolveError as SolveError,
@@ -19,7 +38,8 @@ from datagen.problems import (
     Helmholtz as Helmholtz,
     Poisson as Poisson,
 )
+from datagen.shards import GenerationReport as GenerationReport
 from datagen.trajectories import (
+    NavierStokes as NavierStokes,
     NavierStokesSettings as NavierStokesSettings,
-    generate_navier_stokes as generate_navier_stokes,
 )

@@ -118,31 +118,45 @@ class ShardHeader:
     failed_samples: tuple[int, ...] = ()
 
 
+@dataclasses.dataclass(frozen=True)
+class ShardInfo:
+    """What a writer declares about one shard besides its arrays.
+
+    **Fields:** the dataset's `provenance` and `grid` (one 1-D coordinate array per spatial
+    axis); the shard's place: `shard_index` of `num_shards`, `sample_offset` (the position of its
+    first sample in the stored order), `num_samples_total` (planned, failures included; default:
+    this shard's samples); `sample_index`, the number of each stored sample (default
+    `sample_offset + arange(n)`); `failed_samples` left out; the `backend` that actually ran and
+    its `backend_settings`.
+    """
+
+    provenance: Provenance
+    grid: tuple[np.ndarray, ...]
+    shard_index: int = 0
+    num_shards: int = 1
+    sample_offset: int = 0
+    num_samples_total: int | None = None
+    sample_index: Sequence[int] | None = None
+    failed_samples: Sequence[int] = ()
+    backend: str = ""
+    backend_settings: Mapping | None = None
+
+
 def write_shard(
     path: str | os.PathLike,
     inputs: np.ndarray,
     outputs: np.ndarray,
-    grid: Sequence[np.ndarray],
-    provenance: Provenance,
-    *,
-    shard_index: int = 0,
-    num_shards: int = 1,
-    sample_offset: int = 0,
-    num_samples_total: int | None = None,
-    sample_index: Sequence[int] | None = None,
+    info: ShardInfo,
     statistics: Mapping[str, np.ndarray] | None = None,
-    failed_samples: Sequence[int] = (),
-    backend: str = "",
-    backend_settings: Mapping | None = None,
 ) -> Path:
     """Write one shard atomically (temporary file, then rename) and return its path.
 
-    `inputs` is `(n, c_in, *spatial)`, `outputs` is `(n, c_out, *spatial)` and `grid` holds one
-    1-D coordinate array per spatial axis; `sample_index` numbers the samples (by default
-    `sample_offset + arange(n)`), `statistics` maps names to `(n,)` per-sample solve statistics.
+    `inputs` is `(n, c_in, *spatial)` and `outputs` is `(n, c_out, *spatial)` on `info.grid`;
+    `statistics` maps names to `(n,)` per-sample solve statistics (stored under `solve/`).
     """
     inputs = np.asarray(inputs, np.float32)
     outputs = np.asarray(outputs, np.float32)
+    grid, sample_index = info.grid, info.sample_index
     spatial = tuple(len(g) for g in grid)
     if inputs.ndim != 2 + len(spatial) or inputs.shape[2:] != spatial:
         raise ValueError(f"inputs {inputs.shape} do not match (n, channels, *{spatial})")
@@ -155,7 +169,7 @@ def write_shard(
     temporary = path.with_name(path.name + ".tmp")
     n = inputs.shape[0]
     if sample_index is None:
-        sample_index = np.arange(sample_offset, sample_offset + n)
+        sample_index = np.arange(info.sample_offset, info.sample_offset + n)
     sample_index = np.asarray(sample_index, np.int64)
     if sample_index.shape != (n,):
         raise ValueError(f"sample_index must have shape ({n},), got {sample_index.shape}")
@@ -174,17 +188,17 @@ def write_shard(
             {
                 "format": FORMAT_NAME,
                 "format_version": FORMAT_VERSION,
-                "shard_index": shard_index,
-                "num_shards": num_shards,
-                "sample_offset": sample_offset,
+                "shard_index": info.shard_index,
+                "num_shards": info.num_shards,
+                "sample_offset": info.sample_offset,
                 "num_samples": n,
-                "num_samples_total": n if num_samples_total is None else num_samples_total,
-                "failed_samples": np.asarray(failed_samples, np.int64),
-                "backend": backend,
-                "backend_settings": json.dumps(dict(backend_settings or {}), sort_keys=True),
+                "num_samples_total": info.num_samples_total or n,
+                "failed_samples": np.asarray(info.failed_samples, np.int64),
+                "backend": info.backend,
+                "backend_settings": json.dumps(dict(info.backend_settings or {}), sort_keys=True),
                 "version": package_version(),
                 "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-                **provenance.to_attrs(),
+                **info.provenance.to_attrs(),
             }
         )
     os.replace(temporary, path)

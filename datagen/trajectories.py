@@ -7,22 +7,22 @@ recorded every time unit, every field sub-sampled by a stride to the stored grid
 `(frames, s, s)` (time along the channel axis), on the periodic grid `x_i = i / s`.
 
 Sample `i` draws its initial field from `np.random.default_rng([seed, i])`, so any shard can be
-made on any machine; shards are written atomically and a rerun skips the finished ones.
+made on any machine. `datagen.generate("navier_stokes", n, out, **settings)` writes them through
+the one shard driver (atomic shards, resumable).
 """
 
 import dataclasses
 import functools
-import time
-from pathlib import Path
+from collections.abc import Sequence
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from tqdm.auto import tqdm
 
 from datagen.fields import periodic_gaussian_random_field
-from datagen.format import Provenance, shard_name, write_shard
-from datagen.generate import finished_shard
+from datagen.format import Provenance
+from datagen.generator import Generator, Progress, ShardContent
 from datagen.problems.navier_stokes import fno_forcing, vorticity_trajectory
 
 
@@ -101,64 +101,51 @@ def _compiled_solver(settings: NavierStokesSettings):
     return jax.jit(jax.vmap(one))
 
 
-def generate_navier_stokes(
-    n: int,
-    out: str | Path,
-    *,
-    seed: int = 0,
-    shard_size: int = 100,
-    batch_size: int = 20,
-    progress: bool = True,
-    **settings,
-) -> list[Path]:
-    """Generate `n` Navier-Stokes trajectories into the shard directory `out`.
-
-    **Arguments:** `n`, `out`, `seed`; `shard_size` samples per shard; `batch_size` trajectories
-    solved together in one `vmap`ped call (memory: about `batch_size · resolution² · 40` bytes on
-    the device); `settings` are the fields of `NavierStokesSettings` (e.g. `viscosity=1e-4,
-    frames=30`). The FNO files: `ν = 1e-3, frames=50`; `ν = 1e-4, frames=30`; `ν = 1e-5,
-    frames=20`, all with the defaults `resolution=256, stored_resolution=64`.
-
-    **Returns:** the paths of all the dataset's shards (written now or found finished).
+@dataclasses.dataclass(frozen=True)
+class NavierStokes(NavierStokesSettings, Generator):
+    """Navier-Stokes trajectories as a dataset: the settings of `NavierStokesSettings`, and
+    `batch_size` trajectories solved together in one `vmap`ped call (memory: about
+    `batch_size · resolution² · 40` bytes on the device). The FNO files: `ν = 1e-3, frames=50`;
+    `ν = 1e-4, frames=30`; `ν = 1e-5, frames=20`, all at `resolution=256, stored_resolution=64`.
     """
-    config = NavierStokesSettings(**settings)
-    if n < 1 or shard_size < 1 or batch_size < 1:
-        raise ValueError("n, shard_size and batch_size must be positive")
-    provenance = Provenance("navier_stokes", dataclasses.asdict(config), SOLVER_NAME, 0.0, seed)
-    out = Path(out)
-    s = config.stored_resolution
-    grid = (np.arange(s) / s,) * 2
-    num_shards = -(-n // shard_size)
-    paths = []
-    bar = tqdm(total=n, desc=f"navier_stokes -> {out}", unit="sample", disable=not progress)
-    with bar:
-        for shard in range(num_shards):
-            indices = np.arange(shard * shard_size, min(n, (shard + 1) * shard_size))
-            path = out / shard_name(shard)
-            paths.append(path)
-            if finished_shard(path, provenance, n, shard, indices) is not None:
-                bar.update(len(indices))
-                continue
-            inputs, outputs = [], []
-            for start in range(0, len(indices), batch_size):
-                began = time.perf_counter()
-                batch = indices[start : start + batch_size]
-                w0 = np.stack([config.initial_vorticity(seed, int(i)) for i in batch])
-                outputs.append(np.asarray(trajectories(config, jnp.asarray(w0, jnp.float32))))
-                inputs.append(w0[:, None, :: config.stride, :: config.stride])
-                bar.update(len(batch))
-                bar.set_postfix(seconds_per_batch=f"{time.perf_counter() - began:.1f}")
-            write_shard(
-                path,
-                np.concatenate(inputs),
-                np.concatenate(outputs),
-                grid,
-                provenance,
-                shard_index=shard,
-                num_shards=num_shards,
-                sample_offset=int(indices[0]),
-                num_samples_total=n,
-                sample_index=indices.tolist(),
-                backend="jax",
-            )
-    return paths
+
+    batch_size: int = 20
+    name: ClassVar[str] = "navier_stokes"
+    summary: ClassVar[str] = "2D vorticity trajectories on the torus (the FNO protocol)"
+    default_shard_size: ClassVar[int] = 100
+    processes: ClassVar[bool] = False  # JAX owns the device
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {self.batch_size}")
+
+    @property
+    def solver_settings(self) -> NavierStokesSettings:
+        """The settings that define the data (the batch size does not)."""
+        fields = dataclasses.fields(NavierStokesSettings)
+        return NavierStokesSettings(**{f.name: getattr(self, f.name) for f in fields})
+
+    def provenance(self, seed: int) -> Provenance:
+        parameters = dataclasses.asdict(self.solver_settings)
+        return Provenance(self.name, parameters, SOLVER_NAME, 0.0, seed)
+
+    def grid(self) -> tuple[np.ndarray, ...]:
+        s = self.stored_resolution
+        return (np.arange(s) / s,) * 2
+
+    def make_shard(
+        self, seed: int, indices: Sequence[int], progress: Progress | None = None
+    ) -> ShardContent:
+        settings, stride = self.solver_settings, self.stride
+        inputs, outputs = [], []
+        for start in range(0, len(indices), self.batch_size):
+            batch = indices[start : start + self.batch_size]
+            w0 = np.stack([settings.initial_vorticity(seed, int(i)) for i in batch])
+            outputs.append(np.asarray(trajectories(settings, jnp.asarray(w0, jnp.float32))))
+            inputs.append(w0[:, None, ::stride, ::stride])
+            if progress:
+                progress(len(batch), 0)
+        return ShardContent(
+            np.concatenate(inputs), np.concatenate(outputs), tuple(indices), backend="jax"
+        )

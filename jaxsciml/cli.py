@@ -1,58 +1,111 @@
 """The `jaxsciml` command: datagen, train, evaluate, models, check, demo. Each calls the library."""
 
 import argparse
+import inspect
 import json
 import sys
 
 
 def _option_value(text: str):
-    """A `--option key=value` value: JSON when it parses (numbers, lists, booleans), else text."""
+    """A `--option key=value` value: JSON when it parses (numbers, lists as tuples, booleans,
+    objects), else text."""
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except json.JSONDecodeError:
         return text
+    return tuple(value) if isinstance(value, list) else value
 
 
 def _datagen(args) -> None:
     import datagen
 
-    options = {} if args.resolution is None else {"resolution": args.resolution}
+    options = {
+        name: value
+        for name, value in vars(args).items()
+        if name.startswith(OPTION_PREFIX) and value is not None
+    }
+    options = {name.removeprefix(OPTION_PREFIX): value for name, value in options.items()}
     for item in args.option:
         key, _, value = item.partition("=")
         options[key.replace("-", "_")] = _option_value(value)
-    if args.problem == "navier_stokes":
-        paths = datagen.generate_navier_stokes(
-            args.n, args.out, seed=args.seed, shard_size=args.shard_size, **options
-        )
-        print(f"{args.n} Navier-Stokes trajectories in {args.out} ({len(paths)} shards)")
-        return
-    options = {"resolution": 64, "dim": args.dim, **options}
-    solver_options = {"preconditioner": args.preconditioner} if args.preconditioner else None
     report = datagen.generate(
-        args.problem,
+        args.family,
         args.n,
         args.out,
         seed=args.seed,
         shard_size=args.shard_size,
-        solver=args.solver,
-        tolerance=args.tolerance,
-        solver_options=solver_options,
-        sort=args.sort,
         workers=args.workers,
         part=(args.shard, args.num_shards),
-        on_failure=args.on_failure,
+        progress=not args.quiet,
         **options,
     )
     failed = f", {len(report.failed_samples)} failed" if report.failed_samples else ""
+    solver = (
+        f", {report.matvecs} matrix-vector products, largest relative residual "
+        f"{report.max_relative_residual:.1e}"
+        if report.matvecs
+        else ""
+    )
     print(
         f"{report.num_samples} samples in {report.directory} ({report.backend}{failed}): "
         f"{report.shards_written} shards written, {report.shards_skipped} already there, "
-        f"{report.seconds:.1f} s, {report.matvecs} matrix-vector products, largest relative "
-        f"residual {report.max_relative_residual:.1e}"
+        f"{report.seconds:.1f} s{solver}"
     )
     for entry in report.race:
         result = f"{entry.seconds:.3f} s" if entry.seconds is not None else entry.note
         print(f"  race: {entry.name} {entry.options or ''} {result}")
+
+
+OPTION_PREFIX = "option_"  # argparse destinations of family options, apart from the common ones
+
+
+def _add_datagen(commands) -> None:
+    """`jaxsciml datagen FAMILY ...`: a sub-command per registered family, its options as flags."""
+    import datagen
+    from datagen.generate import default_text
+
+    gen = commands.add_parser(
+        "datagen",
+        help="generate a PDE dataset (resumable); `jaxsciml datagen --help` lists the families",
+        description="Generate a dataset of a registered family into sharded HDF5 files. A killed "
+        "run restarts where it stopped; --shard/--num-shards split the shards between machines.",
+        epilog="families and their options (defaults):\n\n" + datagen.describe(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    families = gen.add_subparsers(dest="family", required=True, metavar="FAMILY")
+    for entry in datagen.FAMILIES.values():
+        documentation = "\n\n".join(inspect.cleandoc(cls.__doc__ or "") for cls in entry.settings)
+        one = families.add_parser(
+            entry.name,
+            help=entry.summary,
+            description=f"{entry.summary}\n\n{documentation}",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        common = one.add_argument_group("every family")
+        common.add_argument("--n", type=int, required=True, help="number of samples")
+        common.add_argument("--out", required=True, help="dataset directory")
+        common.add_argument(
+            "--seed", type=int, default=0, help="sample i uses the stream [seed, i]"
+        )
+        common.add_argument("--shard-size", type=int, help="samples per shard (family default)")
+        common.add_argument("--workers", type=int, help="local processes (default: all cores)")
+        common.add_argument("--shard", type=int, default=0, help="this machine's share i of N")
+        common.add_argument("--num-shards", type=int, default=1, help="machines sharing the run")
+        common.add_argument("--quiet", action="store_true", help="no progress bar")
+        common.add_argument(
+            "--option", action="append", default=[], metavar="KEY=VALUE",
+            help="any option as KEY=VALUE (JSON values: numbers, lists, objects)",
+        )  # fmt: skip
+        own = one.add_argument_group(f"{entry.name} options (JSON values where not plain text)")
+        for field in entry.options():
+            own.add_argument(
+                "--" + field.name.replace("_", "-"),
+                dest=OPTION_PREFIX + field.name,
+                type=_option_value,
+                metavar=field.name.upper(),
+                help=f"default {default_text(field)}",
+            )
+    gen.set_defaults(run=_datagen)
 
 
 def _train(args) -> None:
@@ -108,42 +161,7 @@ def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="jaxsciml", description=__doc__)
     commands = main.add_subparsers(dest="command", required=True)
 
-    gen = commands.add_parser("datagen", help="generate a PDE dataset (resumable)")
-    gen.add_argument(
-        "problem",
-        help="darcy, poisson, helmholtz, convection_diffusion, heat, or navier_stokes (settings "
-        "of datagen.NavierStokesSettings as --option, e.g. viscosity=1e-4 frames=30)",
-    )
-    gen.add_argument("--n", type=int, required=True, help="number of samples")
-    gen.add_argument("--out", required=True, help="dataset directory")
-    gen.add_argument(
-        "--resolution", type=int, help="grid points per axis (64; navier_stokes: solver grid 256)"
-    )
-    gen.add_argument("--dim", type=int, default=2)
-    gen.add_argument(
-        "--option",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a problem setting, e.g. coefficient=lognormal or wavenumber=30 (repeatable)",
-    )
-    gen.add_argument("--seed", type=int, default=0)
-    gen.add_argument("--shard-size", type=int, default=256, help="samples per shard (one chain)")
-    gen.add_argument(
-        "--solver", default="auto", help="auto, direct, cg-amg, gmres, gcrotmk, gcrodr or skr"
-    )
-    gen.add_argument("--preconditioner", help="none, jacobi, ilu or amg (Krylov solvers)")
-    gen.add_argument("--tolerance", type=float, default=1e-8, help="relative residual")
-    gen.add_argument("--sort", default="auto", help="auto, greedy, curve or none")
-    gen.add_argument("--workers", type=int, help="local processes (default: all cores)")
-    gen.add_argument(
-        "--shard", type=int, default=0, help="this machine's share i of --num-shards N"
-    )
-    gen.add_argument("--num-shards", type=int, default=1, help="machines sharing the run")
-    gen.add_argument(
-        "--on-failure", default="raise", help="raise, or skip (leave unconverged samples out)"
-    )
-    gen.set_defaults(run=_datagen)
+    _add_datagen(commands)
 
     tr = commands.add_parser("train", help="train an operator from a TOML configuration")
     tr.add_argument("config", nargs="?", default=None, help="TOML file (defaults if omitted)")

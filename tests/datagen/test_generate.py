@@ -6,7 +6,14 @@ import pytest
 
 import datagen
 from datagen import DatasetFileError
-from datagen.format import Provenance, list_shards, read_header, shard_name, write_shard
+from datagen.format import (
+    Provenance,
+    ShardInfo,
+    list_shards,
+    read_header,
+    shard_name,
+    write_shard,
+)
 from datagen.linear_solvers import DirectSolver, SolveError
 
 
@@ -123,14 +130,11 @@ def test_missing_directory_and_foreign_files_are_named(tmp_path):
 
 
 def test_writer_refuses_non_finite_values_and_bad_shapes(tmp_path):
-    provenance = Provenance("test", {}, "none", 0.0, 0)
-    grid = (np.linspace(0, 1, 4),)
+    info = ShardInfo(Provenance("test", {}, "none", 0.0, 0), (np.linspace(0, 1, 4),))
     with pytest.raises(ValueError, match="non-finite"):
-        write_shard(
-            tmp_path / "a.h5", np.full((1, 1, 4), np.nan), np.zeros((1, 1, 4)), grid, provenance
-        )
+        write_shard(tmp_path / "a.h5", np.full((1, 1, 4), np.nan), np.zeros((1, 1, 4)), info)
     with pytest.raises(ValueError, match="do not match"):
-        write_shard(tmp_path / "b.h5", np.zeros((1, 1, 5)), np.zeros((1, 1, 5)), grid, provenance)
+        write_shard(tmp_path / "b.h5", np.zeros((1, 1, 5)), np.zeros((1, 1, 5)), info)
 
 
 def test_unconverged_solve_raises():
@@ -140,7 +144,7 @@ def test_unconverged_solve_raises():
 
 
 def test_unknown_problem_and_solver_are_named(tmp_path):
-    with pytest.raises(ValueError, match="unknown problem 'stokes'"):
+    with pytest.raises(ValueError, match="unknown data family 'stokes'; available: darcy"):
         generate("stokes", 1, tmp_path)
     with pytest.raises(ValueError, match="unknown solver 'bicg'"):
         generate("darcy", 1, tmp_path, solver="bicg")

@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import datagen
 from datagen.fields import (
     gaussian_random_field,
     periodic_gaussian_random_field,
@@ -13,7 +14,7 @@ from datagen.fields import (
 )
 from datagen.format import DatasetFileError
 from datagen.problems.navier_stokes import fno_forcing, vorticity_trajectory
-from datagen.trajectories import NavierStokesSettings, generate_navier_stokes
+from datagen.trajectories import NavierStokesSettings
 
 
 def test_taylor_green_decays_at_the_exact_rate_with_second_order_in_time():
@@ -102,10 +103,12 @@ def test_trajectory_dataset_is_written_read_back_and_resumed(tmp_path):
         frame_interval=0.01,
         time_step=0.002,
     )
-    paths = generate_navier_stokes(
-        3, tmp_path, shard_size=2, batch_size=2, progress=False, **settings
+    report = datagen.generate(
+        "navier_stokes", 3, tmp_path, shard_size=2, batch_size=2, progress=False, **settings
     )
+    paths = sorted(tmp_path.glob("shard-*.h5"))
     assert [p.name for p in paths] == ["shard-00000.h5", "shard-00001.h5"]
+    assert report.num_samples == 3 and report.shards_written == 2 and report.backend == "jax"
     data = load(tmp_path).read(np.arange(3))
     assert data.inputs.shape == (3, 1, 16, 16) and data.outputs.shape == (3, 2, 16, 16)
     config = NavierStokesSettings(**settings)
@@ -114,11 +117,19 @@ def test_trajectory_dataset_is_written_read_back_and_resumed(tmp_path):
     fine = vorticity_trajectory(jnp.asarray(w0), jnp.asarray(fno_forcing(32)), 1e-3, 0.002, 5, 2)
     np.testing.assert_allclose(data.outputs[2], np.asarray(fine)[:, ::2, ::2], atol=1e-4)
     modified = paths[0].stat().st_mtime_ns
-    generate_navier_stokes(3, tmp_path, shard_size=2, batch_size=2, progress=False, **settings)
+    again = datagen.generate(
+        "navier_stokes", 3, tmp_path, shard_size=2, batch_size=2, progress=False, **settings
+    )
     assert paths[0].stat().st_mtime_ns == modified  # finished shards are skipped
+    assert again.shards_skipped == 2 and again.num_samples == 3
     with pytest.raises(DatasetFileError, match="different dataset"):
-        generate_navier_stokes(
-            3, tmp_path, shard_size=2, progress=False, **{**settings, "viscosity": 1e-4}
+        datagen.generate(
+            "navier_stokes",
+            3,
+            tmp_path,
+            shard_size=2,
+            progress=False,
+            **{**settings, "viscosity": 1e-4},
         )
     with pytest.raises(ValueError, match="multiple of"):
         NavierStokesSettings(resolution=64, stored_resolution=48)

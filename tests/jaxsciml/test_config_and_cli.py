@@ -147,10 +147,10 @@ def test_cli_datagen_passes_solver_problem_and_part_options(tmp_path, capsys):
 def test_cli_datagen_navier_stokes_takes_its_settings_as_options(tmp_path, capsys):
     out = tmp_path / "ns"
     arguments = ["datagen", "navier_stokes", "--n", "2", "--resolution", "16", "--out", str(out)]
-    for option in ("stored_resolution=8", "frames=2", "frame_interval=0.01", "time_step=0.005"):
-        arguments += ["--option", option]
+    arguments += ["--stored-resolution", "8", "--frames", "2", "--option", "frame_interval=0.01"]
+    arguments += ["--time-step", "0.005", "--quiet"]
     assert cli.main(arguments) == 0
-    assert "2 Navier-Stokes trajectories" in capsys.readouterr().out
+    assert "2 samples" in capsys.readouterr().out
     header = read_header(out / "shard-00000.h5")
     assert header.input_shape == (1, 8, 8) and header.output_shape == (2, 8, 8)
     assert header.provenance.parameters["resolution"] == 16
@@ -161,6 +161,33 @@ def test_cli_datagen_navier_stokes_takes_its_settings_as_options(tmp_path, capsy
 def test_every_shipped_configuration_passes_check(path, capsys):
     assert cli.main(["check", str(path)]) == 0
     assert "ok" in capsys.readouterr().out
+
+
+def test_datagen_help_lists_every_data_family_and_each_family_its_options(capsys):
+    import datagen
+
+    with pytest.raises(SystemExit):
+        cli.main(["datagen", "--help"])
+    out = capsys.readouterr().out
+    for name, family in datagen.FAMILIES.items():
+        assert f"{name}: {family.summary}" in out
+        assert all(f"{option.name}=" in out for option in family.options())
+    with pytest.raises(SystemExit):
+        cli.main(["datagen", "antiderivative", "--help"])
+    out = capsys.readouterr().out
+    assert "--sensors" in out and "--length-scale" in out and "--resolution" not in out
+
+
+def test_cli_datagen_reaches_the_deeponet_families(tmp_path, capsys):
+    out = tmp_path / "ad"
+    arguments = ["datagen", "antiderivative", "--n", "3", "--out", str(out), "--sensors", "12"]
+    assert cli.main(arguments + ["--quiet", "--workers", "1"]) == 0
+    assert "3 samples" in capsys.readouterr().out
+    header = read_header(out / "shard-00000.h5")
+    assert header.input_shape == (1, 12) and header.provenance.problem == "antiderivative"
+    with pytest.raises(SystemExit) as refused:  # not an option of this family
+        cli.main(arguments + ["--quiet", "--frames", "2"])
+    assert refused.value.code == 2 and "unrecognized arguments" in capsys.readouterr().err
 
 
 def test_models_lists_every_family_with_its_keys(capsys):

@@ -129,9 +129,9 @@ def test_deeponet_learns_the_antiderivative_to_one_percent(tmp_path):
     """The paper's DeepONet ([100, 40, 40] / [1, 40, 40], ReLU, Adam 1e-3) on 1000 GRF inputs
     reaches a mean relative L2 error below 1e-2 on 200 unseen ones. It takes thousands of steps,
     not hundreds: 300 steps reach about 5e-2 (see the issue-5 note)."""
-    from datagen.operators import generate_antiderivative
+    import datagen
 
-    generate_antiderivative(1200, tmp_path, seed=0)
+    datagen.generate("antiderivative", 1200, tmp_path, seed=0, progress=False)
     train, test = jsm.data.load(tmp_path).split(1000, 200)
     train = jsm.data.PointDataset(train).cache()
     model = jsm.DeepONet(100, 1, [40, 40], [40, 40], key=jax.random.key(0))

@@ -5,14 +5,9 @@ import numpy as np
 import pytest
 from scipy.interpolate import CubicSpline
 
+import datagen
+from datagen.deeponet_data import antiderivative, rbf_field_sampler, solve_diffusion_reaction
 from datagen.format import list_shards
-from datagen.operators import (
-    antiderivative,
-    generate_antiderivative,
-    generate_diffusion_reaction,
-    rbf_field_sampler,
-    solve_diffusion_reaction,
-)
 from jaxsciml.data import PointDataset, load
 
 
@@ -36,8 +31,8 @@ def test_rbf_field_has_the_kernel_covariance():
 
 
 def test_written_dataset_is_deterministic_and_reads_as_a_1d_grid(tmp_path):
-    generate_antiderivative(6, tmp_path / "a", seed=2, sensors=50)
-    generate_antiderivative(6, tmp_path / "b", seed=2, sensors=50)
+    for name in ("a", "b"):
+        datagen.generate("antiderivative", 6, tmp_path / name, seed=2, sensors=50, workers=1)
     a, b = load(tmp_path / "a"), load(tmp_path / "b")
     first, second = a.read(np.arange(6)), b.read(np.arange(6))
     np.testing.assert_array_equal(first.inputs, second.inputs)
@@ -54,13 +49,18 @@ def test_written_dataset_is_deterministic_and_reads_as_a_1d_grid(tmp_path):
 
 
 def test_written_shards_resume_after_an_interruption(tmp_path):
-    first = generate_antiderivative(5, tmp_path, seed=1, sensors=20, shard_size=2)
+    options = dict(seed=1, sensors=20, shard_size=2, workers=1, progress=False)
+    datagen.generate("antiderivative", 5, tmp_path, **options)
+    first = sorted(tmp_path.glob("shard-*.h5"))
     assert [p.name for p in first] == ["shard-00000.h5", "shard-00001.h5", "shard-00002.h5"]
     kept = first[0].stat().st_mtime_ns
     first[2].unlink()  # as if the run had stopped before its last shard
-    again = generate_antiderivative(5, tmp_path, seed=1, sensors=20, shard_size=2)
-    assert again == first and first[0].stat().st_mtime_ns == kept
+    again = datagen.generate("antiderivative", 5, tmp_path, **options)
+    assert (again.shards_skipped, again.shards_written, again.num_samples) == (2, 1, 5)
+    assert sorted(tmp_path.glob("shard-*.h5")) == first and first[0].stat().st_mtime_ns == kept
     assert len(load(tmp_path)) == 5
+    with pytest.raises(datagen.DatasetFileError, match="different dataset"):
+        datagen.generate("antiderivative", 5, tmp_path, **{**options, "sensors": 21})
 
 
 def manufactured(diffusion, reaction):
@@ -88,7 +88,7 @@ def test_diffusion_reaction_solver_converges_at_second_order():
 
 
 def test_diffusion_reaction_dataset_and_its_error_estimate(tmp_path):
-    generate_diffusion_reaction(3, tmp_path, seed=4, nx=21, nt=11, refine=2)
+    datagen.generate("diffusion_reaction", 3, tmp_path, seed=4, nx=21, nt=11, refine=2, workers=1)
     header = list_shards(tmp_path)[0]
     data = load(tmp_path)
     batch = data.read(np.arange(3))
@@ -110,8 +110,10 @@ def test_diffusion_reaction_dataset_and_its_error_estimate(tmp_path):
 
 def test_bad_generator_arguments_are_refused(tmp_path):
     with pytest.raises(ValueError, match="refine"):
-        generate_diffusion_reaction(2, tmp_path, refine=3)
+        datagen.generate("diffusion_reaction", 2, tmp_path, refine=3)
     with pytest.raises(ValueError, match="positive"):
-        generate_antiderivative(0, tmp_path)
+        datagen.generate("antiderivative", 0, tmp_path)
+    with pytest.raises(ValueError, match="takes no option wavenumber; its options: .*sensors"):
+        datagen.generate("antiderivative", 2, tmp_path, wavenumber=3)
     with pytest.raises(ValueError, match="nx"):
         solve_diffusion_reaction(lambda x, t: x, 2, 5)
