@@ -180,6 +180,10 @@ class DiffusionReaction(_RandomFunctionData):
         if self.nx < 3 or self.nt < 2:
             raise ValueError(f"need nx >= 3 and nt >= 2, got {self.nx} and {self.nt}")
 
+    def quick(self) -> "DiffusionReaction":
+        """Solved on the output grid refined twice (the least refinement with an estimate)."""
+        return dataclasses.replace(self, refine=2)
+
     def solve(self, u: CubicSpline, refine: int) -> np.ndarray:
         """`s` `(nx, nt)` solved `refine` times finer and sampled at the output grid."""
         fine_grid = solve_diffusion_reaction(

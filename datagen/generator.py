@@ -95,6 +95,12 @@ class Generator(abc.ABC):
         solver), and the record of that choice (default: itself, nothing)."""
         return self, ()
 
+    def quick(self) -> "Generator":
+        """A cheap generator of data with the same shapes and kinds (for `jaxsciml check`, which
+        trains two steps on a handful of samples): coarser solves, a fixed solver. Accuracy is
+        not its concern. Default: this generator."""
+        return self
+
     @classmethod
     def settings(cls) -> list[dataclasses.Field]:
         """The family's settings: its dataclass fields (less those marked internal)."""

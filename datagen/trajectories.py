@@ -120,6 +120,12 @@ class NavierStokes(NavierStokesSettings, Generator):
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {self.batch_size}")
 
+    def quick(self) -> "NavierStokes":
+        """Solved on the stored grid with one step of 1e-3 per frame: the same shapes."""
+        return dataclasses.replace(
+            self, resolution=self.stored_resolution, time_step=1e-3, frame_interval=1e-3
+        )
+
     @property
     def solver_settings(self) -> NavierStokesSettings:
         """The settings that define the data (the batch size does not)."""

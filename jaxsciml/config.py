@@ -13,7 +13,10 @@ normalize = "pointwise"    # Gaussian normalizers: "pointwise" (FNO), "channel",
 cache = true               # read the (strided) splits into memory once; false streams from disk
 extra_eval = {}            # more test sets: name -> dataset path, {"test@128" = "data/darcy128"}
 sensor_stride = 1          # point models (DeepONet, MultiONet): sensors every k grid points
+sensors = ""               # point models: or an index over the input grid, ":, 0" = t index 0
 points_per_step = 0        # point models: random query points per step (0: all)
+generate = {}              # when path does not exist: a datagen family and its options that
+                           # make it, {name = "darcy", resolution = 421} (`jaxsciml datagen --help`)
 
 [model]                    # any registered family (`jaxsciml models`) and its hyperparameters;
 name = "fno"               # the data fill in channels, grid and sensors
@@ -59,7 +62,9 @@ class DataConfig:
     cache: bool = True
     extra_eval: dict = dataclasses.field(default_factory=dict)
     sensor_stride: int = 1  # point models: every sensor_stride-th input grid point is a sensor
+    sensors: str = ""  # point models: an index over the input grid instead, e.g. ":, 0"
     points_per_step: int = 0  # point models: query points per step (0: every grid point)
+    generate: dict = dataclasses.field(default_factory=dict)  # datagen family making `path`
 
 
 def _default_model() -> dict:
@@ -163,9 +168,52 @@ def validate(config: Config) -> None:
     for key in ("n_train", "stride", "sensor_stride"):
         if getattr(config.data, key) < 1:
             raise ConfigError(f"[data] {key} must be positive")
+    parse_index(config.data.sensors)
+    if config.data.generate:
+        data_generator(config.data.generate)
     for key in ("epochs", "batch_size", "eval_every", "checkpoint_every", "keep"):
         if getattr(config.train, key) < 1:
             raise ConfigError(f"[train] {key} must be positive")
+
+
+def parse_index(text: str) -> tuple:
+    """A NumPy index over grid axes from text: `":, 0"` is `np.s_[:, 0]`, `"::2, ::2"` is
+    `np.s_[::2, ::2]`; empty text is the empty index."""
+    if not text.strip():
+        return ()
+    parts = []
+    for part in text.split(","):
+        part = part.strip()
+        try:
+            if ":" in part:
+                bounds = [int(b) if b.strip() else None for b in part.split(":")]
+                if len(bounds) > 3:
+                    raise ValueError(part)
+                parts.append(slice(*bounds))
+            else:
+                parts.append(int(part))
+        except ValueError:
+            raise ConfigError(
+                f"[data] sensors must be an index such as ':, 0' or '::2, ::2', got {text!r}"
+            ) from None
+    return tuple(parts)
+
+
+def data_generator(table: dict):
+    """The `datagen.Generator` a `[data] generate` table describes (checked)."""
+    import datagen
+
+    options = dict(table)
+    name = options.pop("name", None)
+    if not isinstance(name, str):
+        raise ConfigError(
+            f"[data] generate needs a name, one of {', '.join(datagen.FAMILIES)}, got {table!r}"
+        )
+    options = {k: tuple(v) if isinstance(v, list) else v for k, v in options.items()}
+    try:
+        return datagen.family(name).make(**options)
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"[data] generate: {error}") from error
 
 
 def parse_override(text: str) -> tuple[str, str, object]:

@@ -15,8 +15,9 @@ from pathlib import Path
 import jax
 import optax
 
+from datagen.format import DatasetFileError
 from jaxsciml import data as jdata, losses, registry
-from jaxsciml.config import Config, ConfigError, from_dict
+from jaxsciml.config import Config, ConfigError, data_generator, from_dict, parse_index
 from jaxsciml.data import Dataset, PointDataset
 from jaxsciml.losses import relative_h1, relative_l2
 from jaxsciml.operators import with_normalizers
@@ -31,6 +32,27 @@ LOSSES = {
         model, batch, key
     ),
 }
+
+
+def ensure_data(config: Config, *, progress=None) -> None:
+    """Generate the configured dataset (`n_train + n_test` samples of the `[data] generate`
+    family into `[data] path`) when it is not complete yet; resumes an interrupted generation."""
+    import datagen
+
+    d = config.data
+    if not d.generate or not d.path or _complete(Path(d.path)):
+        return
+    generator = data_generator(d.generate)
+    datagen.generate(generator, d.n_train + d.n_test, d.path, progress=progress is not False)
+
+
+def _complete(path: Path) -> bool:
+    """Whether `path` holds a complete dataset."""
+    try:
+        jdata.load(path)
+    except DatasetFileError:
+        return False
+    return True
 
 
 def load_splits(config: Config) -> tuple[Dataset, Dataset, dict[str, Dataset]]:
@@ -53,7 +75,7 @@ def as_family_data(config: Config, data: Dataset, *, training: bool):
     if registry.family(config.model["name"]).data == "grid":
         return data
     k = config.data.sensor_stride
-    sensors = tuple(slice(None, None, k) for _ in data.grid)
+    sensors = parse_index(config.data.sensors) or tuple(slice(None, None, k) for _ in data.grid)
     per_step = config.data.points_per_step if training and config.data.points_per_step else None
     view = PointDataset(data, sensors=sensors, points_per_step=per_step)
     return view.cache() if config.data.cache else view
@@ -125,6 +147,7 @@ def train(config: Config, run_dir: str | os.PathLike, *, resume: bool = False, p
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    ensure_data(config, progress=progress)
     train_set, test_set, extra = load_splits(config)
     t = config.train
     saved = run_dir / "config.json"
@@ -198,19 +221,25 @@ def evaluate_run(
 
 
 def check(config: Config, *, progress=False) -> dict:
-    """Validate `config` and train two steps on a handful of samples of its data (tiny Darcy
-    data at 65x65 when the configured dataset does not exist), in a temporary directory, so
-    that a cluster job fails on a laptop rather than after a queue. Returns the last record."""
+    """Validate `config` and train two steps on a handful of samples of its data, in a
+    temporary directory, so that a cluster job fails on a laptop rather than after a queue.
+    When the configured dataset does not exist, a handful of samples are made by the quick
+    version of its `[data] generate` family (`datagen.Generator.quick`: the same shapes, cheap
+    solves; Darcy at 65x65 when no family is configured). Returns the last record."""
     import datagen
 
     devices = len(jax.devices())
     batch = devices * max(1, 4 // devices)
     with tempfile.TemporaryDirectory() as tmp:
         data = dataclasses.replace(config.data, n_train=2 * batch, n_test=batch, extra_eval={})
-        if not Path(config.data.path or "").exists():
-            data.path, data.stride = str(Path(tmp) / "data"), 1
-            datagen.generate("darcy", 3 * batch, data.path, resolution=65, solver="direct",
-                             workers=1, progress=False)  # fmt: skip
+        if not _complete(Path(config.data.path or "")):
+            data.path, data.stride, data.generate = str(Path(tmp) / "data"), 1, {}
+            generator = (
+                data_generator(config.data.generate).quick()
+                if config.data.generate
+                else datagen.LinearGenerator(datagen.Darcy(resolution=65), solver="direct")
+            )
+            datagen.generate(generator, 3 * batch, data.path, workers=1, progress=False)
         small = Config(
             data=data,
             model=dict(config.model),

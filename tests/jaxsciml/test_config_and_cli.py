@@ -40,6 +40,11 @@ def test_defaults_and_overrides(tmp_path):
         ("[train]\nepochs = 'many'\n", "epochs must be a int"),
         ("[data]\nnormalize = 'l2'\n", "normalize must be one of"),
         ("[train\n", "not valid TOML"),
+        ("[data]\ngenerate = { resolution = 9 }\n", "generate needs a name, one of darcy"),
+        ("[data]\ngenerate = { name = 'stokes' }\n", "unknown data family 'stokes'"),
+        ("[data]\ngenerate = { name = 'darcy', frames = 2 }\n", "darcy takes no option frames"),
+        ("[data]\ngenerate = { name = 'darcy', resolution = 2 }\n", "at least 4"),
+        ("[data]\nsensors = ':, x'\n", "sensors must be an index"),
     ],
 )
 def test_bad_configurations_are_named(tmp_path, text, match):
@@ -47,6 +52,42 @@ def test_bad_configurations_are_named(tmp_path, text, match):
     path.write_text(text)
     with pytest.raises(ConfigError, match=match):
         jconfig.load(path)
+
+
+def test_sensor_indices_read_as_numpy_indices():
+    assert jconfig.parse_index(":, 0") == (slice(None), 0)
+    assert jconfig.parse_index("::2, 1:-1") == (slice(None, None, 2), slice(1, -1))
+    assert jconfig.parse_index("  ") == ()
+
+
+def test_train_makes_the_configured_data_first_and_reuses_it(tmp_path):
+    from jaxsciml.experiment import train
+
+    data, run = tmp_path / "ad", tmp_path / "run"
+    text = f"""
+[data]
+path = "{data}"
+generate = {{ name = "antiderivative", sensors = 16, fine = 200 }}
+n_train = 8
+n_test = 8
+[model]
+name = "deeponet"
+branch_widths = [8]
+trunk_widths = [8]
+[train]
+epochs = 1
+batch_size = 8
+"""
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    config = jconfig.load(path)
+    _, history = train(config, run, progress=False)
+    header = read_header(data / "shard-00000.h5")
+    assert header.num_samples_total == 16 and header.input_shape == (1, 16)
+    made = (data / "shard-00000.h5").stat().st_mtime_ns
+    train(config, tmp_path / "again", progress=False)
+    assert (data / "shard-00000.h5").stat().st_mtime_ns == made  # complete data are not remade
+    assert history[-1]["test.relative_l2"] > 0
 
 
 def test_missing_file_and_bad_override(tmp_path):
