@@ -17,6 +17,10 @@ sensors = ""               # point models: or an index over the input grid, ":, 
 points_per_step = 0        # point models: random query points per step (0: all)
 generate = {}              # when path does not exist: a datagen family and its options that
                            # make it, {name = "darcy", resolution = 421} (`jaxsciml datagen --help`)
+pde = {}                   # physics-informed models (PIG, PINN): the problem, no dataset,
+                           # {name = "helmholtz", a1 = 4.0} (jaxsciml.physics.PDES)
+collocation = {}           # their points: {interior = 4096, boundary = 0, initial = 0,
+                           # resample_every = 1, reference = 50 (test grid points per axis)}
 
 [model]                    # any registered family (`jaxsciml models`) and its hyperparameters;
 name = "fno"               # the data fill in channels, grid and sensors
@@ -35,8 +39,10 @@ seed = 0
 eval_every = 1
 checkpoint_every = 10
 keep = 3
-loss = ""                  # "" = the family's paper loss; relative_l2, mse, frequency_relative_l2
-optimizer = ""             # "" = the family's recipe; fno_adam, adam, adamw
+loss = ""                  # "" = the family's paper loss; relative_l2, mse, frequency_relative_l2,
+                           # physics (weights: loss_options = {residual_weight = 1e-4})
+optimizer = ""             # "" = the family's recipe; fno_adam (Adam, L2 weight decay, step
+                           # decay), adam, adamw, adam_step_decay (no weight decay)
 ```
 """
 
@@ -65,6 +71,8 @@ class DataConfig:
     sensors: str = ""  # point models: an index over the input grid instead, e.g. ":, 0"
     points_per_step: int = 0  # point models: query points per step (0: every grid point)
     generate: dict = dataclasses.field(default_factory=dict)  # datagen family making `path`
+    pde: dict = dataclasses.field(default_factory=dict)  # physics-informed models: the problem
+    collocation: dict = dataclasses.field(default_factory=dict)  # and their points
 
 
 def _default_model() -> dict:
@@ -84,6 +92,7 @@ class TrainConfig:
     checkpoint_every: int = 10
     keep: int = 3
     loss: str = ""  # "" takes the model family's default (jaxsciml models lists them)
+    loss_options: dict = dataclasses.field(default_factory=dict)  # e.g. the physics loss weights
     optimizer: str = ""  # "fno_adam", "adam" or "adamw"; "" takes the family's default
 
 
@@ -102,8 +111,8 @@ class Config:
 
 SECTIONS = {"data": DataConfig, "model": dict, "train": TrainConfig}
 NORMALIZERS = ("pointwise", "channel", "none")
-LOSSES = ("", "relative_l2", "mse", "frequency_relative_l2")
-OPTIMIZERS = ("", "fno_adam", "adam", "adamw")
+LOSSES = ("", "relative_l2", "mse", "frequency_relative_l2", "physics")
+OPTIMIZERS = ("", "fno_adam", "adam", "adamw", "adam_step_decay")
 
 
 def _unknown(kind: str, name: str, known) -> ConfigError:
@@ -171,6 +180,13 @@ def validate(config: Config) -> None:
     parse_index(config.data.sensors)
     if config.data.generate:
         data_generator(config.data.generate)
+    collocation_settings(config.data.collocation)
+    if config.data.pde:
+        physics_problem(config.data.pde)
+    elif family.data == "collocation":
+        raise ConfigError(
+            f"[model] {family.name} learns from a PDE: set [data] pde = {{name = ...}}"
+        )
     for key in ("epochs", "batch_size", "eval_every", "checkpoint_every", "keep"):
         if getattr(config.train, key) < 1:
             raise ConfigError(f"[train] {key} must be positive")
@@ -197,6 +213,34 @@ def parse_index(text: str) -> tuple:
                 f"[data] sensors must be an index such as ':, 0' or '::2, ::2', got {text!r}"
             ) from None
     return tuple(parts)
+
+
+COLLOCATION = {"interior": 4096, "boundary": 0, "initial": 0, "resample_every": 1, "reference": 50}
+
+
+def collocation_settings(table: dict) -> dict:
+    """`[data] collocation` with its defaults filled in (checked)."""
+    unknown = sorted(set(table) - set(COLLOCATION))
+    if unknown:
+        raise _unknown("key in [data] collocation", unknown[0], COLLOCATION)
+    settings = {**COLLOCATION, **table}
+    for key, value in settings.items():
+        _coerce("data.collocation", key, value, COLLOCATION[key])
+    return settings
+
+
+def physics_problem(table: dict):
+    """The `jaxsciml.physics.PDE` a `[data] pde` table describes (checked)."""
+    from jaxsciml.physics import PDES
+
+    options = dict(table)
+    name = options.pop("name", None)
+    if name not in PDES:
+        raise _unknown("PDE in [data] pde", str(name), PDES)
+    try:
+        return PDES[name](**options)
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"[data] pde {name}: {error}") from error
 
 
 def data_generator(table: dict):

@@ -17,11 +17,26 @@ import optax
 
 from datagen.format import DatasetFileError
 from jaxsciml import data as jdata, losses, registry
-from jaxsciml.config import Config, ConfigError, data_generator, from_dict, parse_index
+from jaxsciml.config import (
+    Config,
+    ConfigError,
+    collocation_settings,
+    data_generator,
+    from_dict,
+    parse_index,
+    physics_problem,
+)
 from jaxsciml.data import Dataset, PointDataset
 from jaxsciml.losses import relative_h1, relative_l2
 from jaxsciml.operators import with_normalizers
 from jaxsciml.operators.files import load_model, save_model
+from jaxsciml.physics import (
+    AllenCahn,
+    Collocation,
+    PhysicsLoss,
+    ReferenceSolution,
+    allen_cahn_reference,
+)
 from jaxsciml.train import Checkpointing, Evaluation, evaluate, fit, fno_adam, restore_model
 
 
@@ -69,6 +84,38 @@ def load_splits(config: Config) -> tuple[Dataset, Dataset, dict[str, Dataset]]:
     return train, test, extra
 
 
+def training_data(config: Config, *, progress=None):
+    """`(train, evaluation sets)` in the form the configured family trains on: pairs of fields,
+    sensor values and query points, or collocation points of a PDE with its exact solution as
+    the test set. Makes the configured dataset first when it is missing (`[data] generate`)."""
+    if registry.family(config.model["name"]).data == "collocation":
+        return collocation_data(config)
+    ensure_data(config, progress=progress)
+    train_set, test_set, extra = load_splits(config)
+    evaluation = {"test": test_set, **extra} if len(test_set) else dict(extra)
+    evaluation = {name: as_family_data(config, d, training=False) for name, d in evaluation.items()}
+    return as_family_data(config, train_set, training=True), evaluation
+
+
+def collocation_data(config: Config):
+    """`[data] collocation` points in the domain of `[data] pde`, and its exact (or numerical)
+    solution on a grid of `reference` points per axis as the test set, when it has one."""
+    problem = physics_problem(config.data.pde)
+    settings = collocation_settings(config.data.collocation)
+    points = Collocation(
+        problem.domain,
+        settings["interior"],
+        boundary=settings["boundary"],
+        initial=settings["initial"],
+        resample_every=settings["resample_every"],
+    )
+    if problem.has_exact:
+        return points, {"test": ReferenceSolution.from_problem(problem, settings["reference"])}
+    if isinstance(problem, AllenCahn):
+        return points, {"test": allen_cahn_reference(problem)}
+    return points, {}
+
+
 def as_family_data(config: Config, data: Dataset, *, training: bool):
     """`data` in the form the configured family trains on: grids as they are, or sensor
     values and query points for branch-trunk models."""
@@ -90,6 +137,8 @@ def derived_arguments(config: Config, train) -> dict:
             "out_channels": train.output_shape[0],
             "resolution": train.input_shape[1:],
         }
+    elif family.data == "collocation":
+        values = {"domain": train.domain}
     else:
         values = {
             "sensors": train.num_sensors,
@@ -114,7 +163,19 @@ def build_model(config: Config, train, *, key):
 
 
 def loss_for(config: Config):
-    return LOSSES[config.train.loss or registry.family(config.model["name"]).loss]
+    """The configured loss (`[train] loss`, or the family's), with its `loss_options`."""
+    name = config.train.loss or registry.family(config.model["name"]).loss
+    options = config.train.loss_options
+    if name == "physics":
+        if not config.data.pde:
+            raise ConfigError("[train] loss 'physics' needs [data] pde = {name = ...}")
+        try:
+            return PhysicsLoss(physics_problem(config.data.pde), **options)
+        except TypeError as error:
+            raise ConfigError(f"[train] loss_options: {error}") from error
+    if options:
+        raise ConfigError(f"[train] loss {name!r} takes no loss_options, got {options}")
+    return LOSSES[name]
 
 
 def optimizer_for(config: Config, steps_per_epoch: int) -> optax.GradientTransformation:
@@ -124,6 +185,9 @@ def optimizer_for(config: Config, steps_per_epoch: int) -> optax.GradientTransfo
         return optax.adam(t.learning_rate)
     if name == "adamw":
         return optax.adamw(t.learning_rate, weight_decay=t.weight_decay)
+    if name == "adam_step_decay":
+        every = max(1, t.decay_every_epochs * steps_per_epoch)
+        return optax.adam(optax.exponential_decay(t.learning_rate, every, t.decay_rate, True))
     return fno_adam(
         steps_per_epoch,
         t.learning_rate,
@@ -133,10 +197,12 @@ def optimizer_for(config: Config, steps_per_epoch: int) -> optax.GradientTransfo
     )
 
 
-def _metrics(config: Config) -> dict:
-    if registry.family(config.model["name"]).data == "grid":
+def _metrics(config: Config) -> dict | None:
+    """Grids: relative L2 and H1; points: relative L2; collocation: the test set's own."""
+    kind = registry.family(config.model["name"]).data
+    if kind == "grid":
         return {"relative_l2": relative_l2, "relative_h1": relative_h1}
-    return {"relative_l2": relative_l2}
+    return {"relative_l2": relative_l2} if kind == "points" else None
 
 
 def train(config: Config, run_dir: str | os.PathLike, *, resume: bool = False, progress=None):
@@ -147,8 +213,6 @@ def train(config: Config, run_dir: str | os.PathLike, *, resume: bool = False, p
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    ensure_data(config, progress=progress)
-    train_set, test_set, extra = load_splits(config)
     t = config.train
     saved = run_dir / "config.json"
     if resume and saved.exists() and json.loads(saved.read_text()) != config.to_dict():
@@ -156,12 +220,10 @@ def train(config: Config, run_dir: str | os.PathLike, *, resume: bool = False, p
             f"{run_dir} was trained with a different configuration ({saved}); resume with the "
             "same one or train into a new run directory."
         )
-    train_data = as_family_data(config, train_set, training=True)
+    train_data, eval_sets = training_data(config, progress=progress)
     model = build_model(config, train_data, key=jax.random.key(t.seed))
     config.save(saved)
     save_model(run_dir / "initial.jsm", model)
-    eval_sets = {"test": test_set, **extra} if len(test_set) else dict(extra)
-    eval_sets = {name: as_family_data(config, d, training=False) for name, d in eval_sets.items()}
     model, history = fit(
         model,
         train_data,
@@ -232,7 +294,13 @@ def check(config: Config, *, progress=False) -> dict:
     batch = devices * max(1, 4 // devices)
     with tempfile.TemporaryDirectory() as tmp:
         data = dataclasses.replace(config.data, n_train=2 * batch, n_test=batch, extra_eval={})
-        if not _complete(Path(config.data.path or "")):
+        if config.data.pde:  # two steps of `batch` points; a coarse test grid
+            few = {"interior": 2 * batch, "reference": 8}
+            bounded = {
+                k: min(config.data.collocation.get(k, 0), 4) for k in ("boundary", "initial")
+            }
+            data.collocation = {**config.data.collocation, **few, **bounded}
+        elif not _complete(Path(config.data.path or "")):
             data.path, data.stride, data.generate = str(Path(tmp) / "data"), 1, {}
             generator = (
                 data_generator(config.data.generate).quick()

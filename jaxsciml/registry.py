@@ -22,8 +22,9 @@ class Family:
     """A registered model family.
 
     - `build`: the constructor (a class or a function).
-    - `data`: `"grid"` (pairs of fields, `jaxsciml.data.Dataset`) or `"points"` (sensor values
-      and query points, `jaxsciml.data.PointDataset`).
+    - `data`: `"grid"` (pairs of fields, `jaxsciml.data.Dataset`), `"points"` (sensor values
+      and query points, `jaxsciml.data.PointDataset`) or `"collocation"` (no dataset: points in
+      the domain of a PDE, `jaxsciml.physics.Collocation`, and its physics loss).
     - `derived`: constructor arguments the training data fix.
     - `loss`, `optimizer`: the paper's defaults (names in `LOSSES` and `OPTIMIZERS`).
     - `fixed`: arguments this family sets (e.g. TFNO's factorization).
@@ -144,6 +145,10 @@ register(
 )
 register(Family("multionet", operators.MultiONet, "MultiONet (Zang & Koutsourelakis, 2025)",
                 "points", POINTS, "relative_l2", "adam"))  # fmt: skip
+register(Family("pig", operators.PIG, "Physics-Informed Gaussians (Kang et al., ICLR 2025)",
+                "collocation", ("domain",), "physics", "adam_step_decay"))  # fmt: skip
+register(Family("pinn", operators.PINN, "physics-informed MLP (Raissi et al.; the PIG baseline)",
+                "collocation", ("domain",), "physics", "adam_step_decay"))  # fmt: skip
 
 
 def family(name: str) -> Family:

@@ -22,6 +22,7 @@ from jaxsciml.physics.loss import (
 )
 from jaxsciml.physics.pdes import (
     PDE as PDE,
+    PDES as PDES,
     AllenCahn as AllenCahn,
     FlowMixing as FlowMixing,
     Helmholtz as Helmholtz,

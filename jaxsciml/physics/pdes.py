@@ -210,3 +210,14 @@ class Poisson(PDE):
 
     def residual(self, u, x):
         return (-laplacian(u, x) - 0.25 * math.pi**2 * self.exact(x)).reshape(1)
+
+
+PDES: dict[str, type[PDE]] = {
+    "helmholtz": Helmholtz,
+    "klein_gordon": KleinGordon,
+    "flow_mixing": FlowMixing,
+    "nonlinear_diffusion": NonlinearDiffusion,
+    "allen_cahn": AllenCahn,
+    "poisson": Poisson,
+}
+"""Every problem by the name a configuration gives it (`[data] pde = {name = "helmholtz"}`)."""

@@ -45,6 +45,10 @@ def test_defaults_and_overrides(tmp_path):
         ("[data]\ngenerate = { name = 'darcy', frames = 2 }\n", "darcy takes no option frames"),
         ("[data]\ngenerate = { name = 'darcy', resolution = 2 }\n", "at least 4"),
         ("[data]\nsensors = ':, x'\n", "sensors must be an index"),
+        ("[model]\nname = 'pinn'\n", "pinn learns from a PDE"),
+        ("[model]\nname = 'pinn'\n[data]\npde = {name = 'helmholz'}\n", "did you mean 'helmholtz'"),
+        ("[model]\nname = 'pinn'\n[data]\npde = {name = 'poisson', a = 1}\n", "pde poisson"),
+        ("[data]\ncollocation = {points = 3}\n", "unknown key in \\[data\\] collocation"),
     ],
 )
 def test_bad_configurations_are_named(tmp_path, text, match):
@@ -234,6 +238,6 @@ def test_cli_datagen_reaches_the_deeponet_families(tmp_path, capsys):
 def test_models_lists_every_family_with_its_keys(capsys):
     assert cli.main(["models"]) == 0
     out = capsys.readouterr().out
-    for name in ("fno", "tfno", "t1", "mgno", "deeponet", "multionet"):
+    for name in ("fno", "tfno", "t1", "mgno", "deeponet", "multionet", "pig", "pinn"):
         assert f"{name}: " in out
     assert "branch_widths = (required)" in out and "width = 32" in out
