@@ -151,6 +151,41 @@ register(Family("pinn", operators.PINN, "physics-informed MLP (Raissi et al.; th
                 "collocation", ("domain",), "physics", "adam_step_decay"))  # fmt: skip
 
 
+def build_operator_ode(
+    *,
+    vector_field: dict,
+    times: list[float],
+    in_channels: int,
+    out_channels: int,
+    time_scale: float = 1.0,
+    key,
+):
+    """An `OperatorODE` whose vector field is any registered grid family: `vector_field` is its
+    `[model]`-style table (`{name = "fno", modes = [8, 8], ...}`), `times` the output times (one
+    output channel per state channel and time). The data fix the channels: the state has
+    `out_channels / len(times)` channels, the inputs hold the initial state followed by the
+    coefficient channels."""
+    table = dict(vector_field)
+    inner = family(str(table.pop("name", "")))
+    if inner.data != "grid" or "resolution" in inner.derived:
+        raise ValueError(f"vector_field must be a resolution-free grid family, not {inner.name}")
+    if out_channels % len(times):
+        raise ValueError(f"{out_channels} output channels do not split into {len(times)} times")
+    state = out_channels // len(times)
+    if in_channels < state:
+        raise ValueError(f"{in_channels} input channels cannot hold a state of {state}")
+    channels = {"in_channels": in_channels, "out_channels": state}
+    field = inner.build(**inner.arguments(table, channels), key=key)
+    return operators.OperatorODE(
+        field, times, coefficient_channels=in_channels - state, time_scale=time_scale
+    )
+
+
+register(Family("operator_ode", build_operator_ode,
+                "a grid operator as the vector field of a neural ODE (diffrax)",
+                "grid", GRID, "relative_l2", "adam"))  # fmt: skip
+
+
 def family(name: str) -> Family:
     if name not in FAMILIES:
         close = difflib.get_close_matches(name, FAMILIES, n=1)

@@ -241,3 +241,23 @@ def test_models_lists_every_family_with_its_keys(capsys):
     for name in ("fno", "tfno", "t1", "mgno", "deeponet", "multionet", "pig", "pinn"):
         assert f"{name}: " in out
     assert "branch_widths = (required)" in out and "width = 32" in out
+
+
+def test_operator_ode_family_builds_its_vector_field_from_the_registry():
+    import jax
+
+    from jaxsciml import registry
+
+    build = registry.family("operator_ode").build
+    table = {"name": "fno", "modes": [4, 4], "width": 8, "depth": 1}
+    times = [0.1, 0.2, 0.3]
+    model = build(
+        vector_field=table, times=times, in_channels=3, out_channels=6, key=jax.random.key(0)
+    )
+    assert model.times == (0.1, 0.2, 0.3) and model.coefficient_channels == 1  # state: 2
+    assert model.operator.in_channels == 3 and model.operator.out_channels == 2
+    with pytest.raises(ValueError, match="resolution-free grid family, not t1"):
+        build(vector_field={"name": "t1", "modes": [4, 4]}, times=times, in_channels=3,
+              out_channels=6, key=jax.random.key(0))  # fmt: skip
+    with pytest.raises(ValueError, match="do not split into 3 times"):
+        build(vector_field=table, times=times, in_channels=3, out_channels=4, key=jax.random.key(0))
