@@ -11,6 +11,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from jaxsciml.nn import initializers
+
 
 PADDING_MODES = {"zeros": "constant", "periodic": "wrap", "reflect": "reflect"}
 
@@ -35,7 +37,7 @@ def _correlate(x: Array, weight: Array, stride: int) -> Array:
 def _uniform(key, shape, fan_in: int, dtype) -> Array:
     """PyTorch's default convolution initialization: uniform on `±1/√fan_in`."""
     limit = 1.0 / fan_in**0.5
-    return jax.random.uniform(key, shape, dtype, minval=-limit, maxval=limit)
+    return initializers.uniform(key, shape, dtype, minval=-limit, maxval=limit)
 
 
 class Convolution(eqx.Module):

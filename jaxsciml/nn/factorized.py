@@ -20,6 +20,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Complex, Float, PRNGKeyArray
 
+from jaxsciml.nn import initializers
+
 
 FACTORIZATIONS = ("tucker", "cp")
 _LETTERS = "abcdefgh"
@@ -85,9 +87,9 @@ class FactorizedWeight(eqx.Module):
         key_core, *keys = jax.random.split(key, len(shape) + 1)
         if kind == "tucker":
             ranks = tucker_ranks(shape, fraction)
-            self.core = scale * jax.random.normal(key_core, (2, *ranks), dtype) / math.sqrt(2)
+            self.core = scale * initializers.normal(key_core, (2, *ranks), dtype) / math.sqrt(2)
             self.factors = tuple(
-                jax.random.normal(k, (2, n, r), dtype) / math.sqrt(2 * r)
+                initializers.normal(k, (2, n, r), dtype) / math.sqrt(2 * r)
                 for k, n, r in zip(keys, shape, ranks)
             )
         else:
@@ -96,7 +98,7 @@ class FactorizedWeight(eqx.Module):
             s = (scale / math.sqrt(rank)) ** (1 / len(shape))
             self.core = None
             self.factors = tuple(
-                s * jax.random.normal(k, (2, n, rank), dtype) / math.sqrt(2)
+                s * initializers.normal(k, (2, n, rank), dtype) / math.sqrt(2)
                 for k, n in zip(keys, shape)
             )
         self.kind = kind

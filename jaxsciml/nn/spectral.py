@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Complex, Float, PRNGKeyArray
 
+from jaxsciml.nn import initializers
 from jaxsciml.nn.base import AbstractGridOperator
 from jaxsciml.nn.factorized import FactorizedWeight
 
@@ -218,8 +219,8 @@ class SpectralConv(AbstractGridOperator):
         scale = 1.0 / (in_channels * out_channels)
         key_real, key_imag = jax.random.split(key)
         if factorization is None:
-            self.weight_real = scale * jax.random.uniform(key_real, shape, dtype)
-            self.weight_imag = scale * jax.random.uniform(key_imag, shape, dtype)
+            self.weight_real = scale * initializers.uniform(key_real, shape, dtype)
+            self.weight_imag = scale * initializers.uniform(key_imag, shape, dtype)
             self.factorized = None
         else:
             self.weight_real = self.weight_imag = None

@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from jaxsciml.nn import initializers
 from jaxsciml.operators.base import AbstractPointOperator
 from jaxsciml.operators.files import recorded
 from jaxsciml.physics.domain import Box
@@ -118,7 +119,7 @@ class GaussianFeatures(eqx.Module):
         d = domain.dim
         key_mean, key_weight = jax.random.split(key)
         shape = (channels, num_gaussians, d)
-        self.means = jax.random.uniform(key_mean, shape, maxval=grid_range)
+        self.means = initializers.uniform(key_mean, shape, maxval=grid_range)
         self.scales = jnp.full(shape, float(scale))
         self.weights = weight_std * jax.random.normal(key_weight, shape[:2])
         full = covariance == "full"

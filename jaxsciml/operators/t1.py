@@ -21,6 +21,7 @@ from jaxsciml.nn import (
     PointwiseLinear,
     append_coordinates,
     gelu,
+    initializers,
     mix_channels,
     transforms,
 )
@@ -64,9 +65,9 @@ class T1Block(eqx.Module):
     ):
         key_w, *keys = jax.random.split(key, len(modes) + 1)
         shape = (width, width, *modes)
-        self.channel_mixing = channel_std * jax.random.normal(key_w, shape, dtype)
+        self.channel_mixing = channel_std * initializers.normal(key_w, shape, dtype)
         self.mode_mixing = tuple(  # Kaiming: std √(1/m)
-            jax.random.normal(k, (width, m, m), dtype) / np.sqrt(m) for k, m in zip(keys, modes)
+            initializers.normal(k, (width, m, m), dtype) / np.sqrt(m) for k, m in zip(keys, modes)
         )
         self.activation = activation
 
