@@ -12,6 +12,12 @@ _flag = "--xla_force_host_platform_device_count=8"
 if _flag not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + _flag).strip()
 os.environ.setdefault("MPLBACKEND", "Agg")
+# Many tests compile the same programs (initializers, a model's step at the same shapes) in
+# different processes (the xdist workers and the notebook kernels): share the compiled
+# executables through JAX's persistent cache, kept beside pytest's own cache.
+_cache = os.path.join(os.path.dirname(os.path.dirname(__file__)), ".pytest_cache", "jax")
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", _cache)
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 
 import jax  # noqa: E402  (after the flags above)
 import pytest  # noqa: E402
