@@ -97,8 +97,10 @@ class AbstractDataset(abc.ABC):
     @abc.abstractmethod
     def __len__(self) -> int: ...
 
-    @abc.abstractmethod
-    def num_batches(self, batch_size: int, drop_last: bool = True) -> int: ...
+    def num_batches(self, batch_size: int, drop_last: bool = True) -> int:
+        """Batches of `batch_size` in one epoch (the last partial one counted unless dropped)."""
+        whole, rest = divmod(len(self), batch_size)
+        return whole + (1 if rest and not drop_last else 0)
 
     @abc.abstractmethod
     def batches(

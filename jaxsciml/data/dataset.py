@@ -233,9 +233,6 @@ class Dataset(AbstractDataset):
         chunks = batch_positions(len(self), batch_size, seed, epoch, start, drop_last, part)
         return read_ahead(lambda _, chunk: self.read(chunk), chunks, prefetch)
 
-    def num_batches(self, batch_size: int, drop_last: bool = True) -> int:
-        return len(self) // batch_size if drop_last else -(-len(self) // batch_size)
-
     @property
     def default_metrics(self) -> dict:
         return {"relative_l2": relative_l2}

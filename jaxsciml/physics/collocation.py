@@ -101,10 +101,6 @@ class Collocation(AbstractDataset):
         )
         return CollocationBatch(self.domain.sample_interior(self.interior, rng), boundary, initial)
 
-    def num_batches(self, batch_size: int, drop_last: bool = True) -> int:
-        whole, rest = divmod(self.interior, batch_size)
-        return whole + (1 if rest and not drop_last else 0)
-
     def batches(
         self,
         batch_size: int,
@@ -180,10 +176,6 @@ class ReferenceSolution(AbstractDataset):
 
     def __repr__(self) -> str:
         return f"ReferenceSolution({len(self)} points in {self.domain!r})"
-
-    def num_batches(self, batch_size: int, drop_last: bool = True) -> int:
-        whole, rest = divmod(len(self), batch_size)
-        return whole + (1 if rest and not drop_last else 0)
 
     def batches(
         self,
