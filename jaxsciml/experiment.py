@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 import jax
+import numpy as np
 import optax
 
 from datagen.format import DatasetFileError
@@ -29,12 +30,15 @@ from jaxsciml.config import (
 from jaxsciml.data import Dataset, PointDataset
 from jaxsciml.losses import relative_h1, relative_l2
 from jaxsciml.operators import with_normalizers
+from jaxsciml.operators.dgno import DGNOLoss, unlabelled
 from jaxsciml.operators.files import load_model, save_model
 from jaxsciml.physics import (
     AllenCahn,
+    Box,
     Collocation,
     PhysicsLoss,
     ReferenceSolution,
+    WeakForm,
     allen_cahn_reference,
 )
 from jaxsciml.train import Checkpointing, Evaluation, evaluate, fit, fno_adam, restore_model
@@ -47,6 +51,8 @@ LOSSES = {
         model, batch, key
     ),
 }
+
+DGNO_RADIUS = 1e-4  # the support of DGNO's test functions in its paper's code
 
 
 def ensure_data(config: Config, *, progress=None) -> None:
@@ -117,9 +123,13 @@ def collocation_data(config: Config):
 
 
 def as_family_data(config: Config, data: Dataset, *, training: bool):
-    """`data` in the form the configured family trains on: grids as they are, or sensor
-    values and query points for branch-trunk models."""
-    if registry.family(config.model["name"]).data == "grid":
+    """`data` in the form the configured family trains on: grids as they are, the input fields
+    alone for unlabelled training (test sets keep their solutions), or sensor values and query
+    points for branch-trunk models."""
+    kind = registry.family(config.model["name"]).data
+    if kind == "fields" and training:
+        return unlabelled(data.read(np.arange(len(data))).inputs, data.grid)
+    if kind in ("grid", "fields"):
         return data
     k = config.data.sensor_stride
     sensors = parse_index(config.data.sensors) or tuple(slice(None, None, k) for _ in data.grid)
@@ -136,6 +146,11 @@ def derived_arguments(config: Config, train) -> dict:
             "in_channels": train.input_shape[0],
             "out_channels": train.output_shape[0],
             "resolution": train.input_shape[1:],
+        }
+    elif family.data == "fields":
+        values = {
+            "a_samples": train.read(np.arange(len(train))).inputs,
+            "domain": Box([g[0] for g in train.grid], [g[-1] for g in train.grid]),
         }
     elif family.data == "collocation":
         values = {"domain": train.domain}
@@ -162,16 +177,21 @@ def build_model(config: Config, train, *, key):
     return with_normalizers(model, train, pointwise=pointwise)
 
 
-def loss_for(config: Config):
-    """The configured loss (`[train] loss`, or the family's), with its `loss_options`."""
+def loss_for(config: Config, model):
+    """The configured loss (`[train] loss`, or the family's) for `model`, with its
+    `loss_options`. The DGNO loss takes `radius` (the test functions' support, paper 1e-4) and
+    the options of `DGNOLoss`; its weak form lives on the model's domain."""
     name = config.train.loss or registry.family(config.model["name"]).loss
-    options = config.train.loss_options
-    if name == "physics":
-        if not config.data.pde:
+    options = dict(config.train.loss_options)
+    if name in ("physics", "dgno"):
+        if name == "physics" and not config.data.pde:
             raise ConfigError("[train] loss 'physics' needs [data] pde = {name = ...}")
         try:
-            return PhysicsLoss(physics_problem(config.data.pde), **options)
-        except TypeError as error:
+            if name == "physics":
+                return PhysicsLoss(physics_problem(config.data.pde), **options)
+            weak_form = WeakForm(model.domain, options.pop("radius", DGNO_RADIUS))
+            return DGNOLoss(weak_form, **options)
+        except (TypeError, ValueError) as error:
             raise ConfigError(f"[train] loss_options: {error}") from error
     if options:
         raise ConfigError(f"[train] loss {name!r} takes no loss_options, got {options}")
@@ -198,9 +218,9 @@ def optimizer_for(config: Config, steps_per_epoch: int) -> optax.GradientTransfo
 
 
 def _metrics(config: Config) -> dict | None:
-    """Grids: relative L2 and H1; points: relative L2; collocation: the test set's own."""
+    """Grids (and the solutions of unlabelled training): relative L2 and H1; points: relative L2; collocation: the test set's own."""
     kind = registry.family(config.model["name"]).data
-    if kind == "grid":
+    if kind in ("grid", "fields"):
         return {"relative_l2": relative_l2, "relative_h1": relative_h1}
     return {"relative_l2": relative_l2} if kind == "points" else None
 
@@ -229,7 +249,7 @@ def train(config: Config, run_dir: str | os.PathLike, *, resume: bool = False, p
         train_data,
         epochs=t.epochs,
         batch_size=t.batch_size,
-        loss=loss_for(config),
+        loss=loss_for(config, model),
         optimizer=optimizer_for(config, train_data.num_batches(t.batch_size)),
         evaluation=Evaluation(eval_sets, every=t.eval_every, metrics=_metrics(config))
         if eval_sets

@@ -24,7 +24,8 @@ class Family:
     - `build`: the constructor (a class or a function).
     - `data`: `"grid"` (pairs of fields, `jaxsciml.data.Dataset`), `"points"` (sensor values
       and query points, `jaxsciml.data.PointDataset`) or `"collocation"` (no dataset: points in
-      the domain of a PDE, `jaxsciml.physics.Collocation`, and its physics loss).
+      the domain of a PDE, `jaxsciml.physics.Collocation`, and its physics loss) or `"fields"`
+      (the input fields of a grid dataset alone, unlabelled; its solutions only test).
     - `derived`: constructor arguments the training data fix.
     - `loss`, `optimizer`: the paper's defaults (names in `LOSSES` and `OPTIMIZERS`).
     - `fixed`: arguments this family sets (e.g. TFNO's factorization).
@@ -149,6 +150,9 @@ register(Family("pig", operators.PIG, "Physics-Informed Gaussians (Kang et al., 
                 "collocation", ("domain",), "physics", "adam_step_decay"))  # fmt: skip
 register(Family("pinn", operators.PINN, "physics-informed MLP (Raissi et al.; the PIG baseline)",
                 "collocation", ("domain",), "physics", "adam_step_decay"))  # fmt: skip
+register(Family("dgno", operators.DGNO, "deep generative neural operator (Zang & Koutsourelakis, "
+                "2025): trains on unlabelled fields and weak-form physics",
+                "fields", ("a_samples", "domain"), "dgno", "fno_adam"))  # fmt: skip
 
 
 def build_operator_ode(

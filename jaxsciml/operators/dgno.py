@@ -351,11 +351,15 @@ class DGNO(AbstractGridOperator):
         )
 
 
-def unlabelled(a_samples: Float[ArrayLike, "N 1 n1 n2"]) -> Dataset:
+def unlabelled(
+    a_samples: Float[ArrayLike, "N 1 n1 n2"], grid: tuple[np.ndarray, ...] | None = None
+) -> Dataset:
     """A training set of coefficient fields alone, for `fit` with a `DGNOLoss`: its outputs have
-    zero channels `(N, 0, n₁, n₂)`, so there is no solution a loss could read."""
+    zero channels `(N, 0, n₁, n₂)`, so there is no solution a loss could read. `grid`: the
+    coordinates of each axis (default: the unit square's)."""
     a_samples = np.asarray(a_samples, np.float32)
-    return from_arrays(a_samples, np.zeros((a_samples.shape[0], 0, *a_samples.shape[2:])))
+    empty = np.zeros((a_samples.shape[0], 0, *a_samples.shape[2:]), np.float32)
+    return from_arrays(a_samples, empty, grid)
 
 
 def kl_to_standard_normal(mean: Array, log_std: Array) -> Float[Array, " B"]:
