@@ -50,6 +50,16 @@ def darcy_dir(tmp_path_factory):
     return out
 
 
+@pytest.fixture(scope="session")
+def one_device():
+    """A mesh of one device, for end-to-end training tests whose point is what training
+    reaches: on 8 virtual CPU devices every step also pays for the collectives, on 2 cores.
+    Sharded training is checked against one device in tests/jaxsciml/test_contract.py."""
+    from jaxsciml import parallel
+
+    return parallel.data_mesh(jax.devices()[:1])
+
+
 @pytest.fixture
 def check_gradients(getkey):
     """`check(objective, params)`: assert that `jax.grad(objective)` at the pytree `params` matches

@@ -89,26 +89,6 @@ def test_output_is_the_weighted_mean_of_the_last_l_inner_products(multionet, get
     np.testing.assert_allclose(multionet(sensors, point[None])[0], expected, rtol=1e-5, atol=1e-6)
 
 
-def test_gradients_match_finite_differences(getkey):
-    with jax.enable_x64(True):
-        model = jsm.MultiONet(6, 2, [8, 8, 8], [8, 8, 8], num_outputs=2, key=jax.random.key(3))
-        model = jax.tree.map(lambda x: x.astype(jnp.float64) if eqx.is_array(x) else x, model)
-        model = eqx.tree_at(lambda m: m.weights, model, jnp.array([0.7, -1.3]))
-        sensors = jax.random.normal(jax.random.key(4), (3, 6), dtype=jnp.float64)
-        points = jax.random.uniform(jax.random.key(5), (5, 2), dtype=jnp.float64)
-        loss = lambda m: jnp.sum(jnp.sin(m.batched(sensors, points)))
-        grads = eqx.filter_grad(loss)(model)
-        for path in (lambda m: m.weights, lambda m: m.branch[0].weight, lambda m: m.trunk[2].bias):
-            leaf, grad = path(model), path(grads)
-            direction = jax.random.normal(jax.random.key(6), leaf.shape, dtype=jnp.float64)
-            eps = 1e-6
-            plus = loss(eqx.tree_at(path, model, leaf + eps * direction))
-            minus = loss(eqx.tree_at(path, model, leaf - eps * direction))
-            np.testing.assert_allclose(
-                (plus - minus) / (2 * eps), jnp.sum(grad * direction), rtol=1e-6, atol=1e-9
-            )
-
-
 def test_bad_input_is_named(multionet):
     with pytest.raises(ValueError, match="sensor values"):
         multionet.batched(jnp.ones((2, 11)), jnp.ones((3, 2)))

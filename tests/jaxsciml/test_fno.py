@@ -64,14 +64,6 @@ def test_padding_changes_the_operator_and_is_cropped(getkey):
     assert not jnp.allclose(padded(a), periodic(a))
 
 
-def test_gradients_match_finite_differences(getkey, check_gradients):
-    with jax.enable_x64(True):
-        model = jsm.FNO(1, 1, (3, 3), width=4, depth=2, projection_channels=8, key=getkey())
-        a = jax.random.normal(getkey(), (1, 8, 8))
-        params, static = eqx.partition(model, eqx.is_inexact_array)
-        check_gradients(lambda p: jnp.sum(eqx.combine(p, static)(a) ** 2), params)
-
-
 @pytest.mark.parametrize(
     "shape, match",
     [

@@ -107,14 +107,6 @@ def test_shapes_jit_vmap_and_another_grid(getkey):
     assert eqx.filter_jit(model)(jnp.zeros((2, 27, 40))).shape == (3, 27, 40)
 
 
-def test_gradients_match_finite_differences(getkey, check_gradients):
-    with jax.enable_x64(True):
-        model = jsm.MgNO(1, 1, (8, 8), width=2, depth=1, levels=2, key=getkey())
-        a = jax.random.normal(getkey(), (2, 1, 8, 8))
-        params, static = eqx.partition(model, eqx.is_inexact_array)
-        check_gradients(lambda p: jnp.sum(eqx.combine(p, static).batched(a) ** 2), params)
-
-
 def test_bad_input_is_named(getkey):
     with pytest.raises(ValueError, match="padding must be one of"):
         jsm.MgNO(1, 1, (16, 16), padding="circular", key=getkey())

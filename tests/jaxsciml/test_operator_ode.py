@@ -10,7 +10,6 @@ import pytest
 
 import jaxsciml as jsm
 from jaxsciml.losses import relative_l2
-from jaxsciml.nn import PointwiseLinear
 
 
 class Decay(eqx.Module):
@@ -32,27 +31,6 @@ def test_exact_operator_gives_the_exact_trajectory():
     np.testing.assert_allclose(
         model.at_times([0.25])(jnp.concatenate([c, u0])), expected[1:2], rtol=2e-4
     )
-
-
-def test_batched_agrees_with_one_sample_at_a_time():
-    fno = jsm.FNO(
-        2, 1, modes=(3, 3), width=8, depth=2, projection_channels=8, key=jax.random.key(0)
-    )
-    model = jsm.OperatorODE(fno, [0.02, 0.05], coefficient_channels=1, time_scale=0.05)
-    inputs = jax.random.normal(jax.random.key(1), (3, 2, 9, 9))
-    batched = model.batched(inputs)
-    single = jnp.stack([model(x) for x in inputs])
-    # one system shares its steps; each alone takes its own: equal to the solver's tolerance
-    np.testing.assert_allclose(batched, single, rtol=1e-3, atol=1e-4)
-
-
-def test_gradients_reach_the_operator():
-    model = jsm.OperatorODE(
-        PointwiseLinear(2, 1, key=jax.random.key(0)), [0.5, 1.0], coefficient_channels=1
-    )
-    inputs = jax.random.normal(jax.random.key(2), (2, 2, 6))
-    grads = eqx.filter_grad(lambda m: jnp.sum(m.batched(inputs) ** 2))(model)
-    assert float(jnp.abs(grads.operator.weight).sum()) > 0
 
 
 def test_bad_input_is_named():
@@ -87,7 +65,7 @@ def heat(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_trained_on_some_times_predicts_the_others(heat):
+def test_trained_on_some_times_predicts_the_others(heat, one_device):
     train, test = (part.cache() for part in heat.split(40, 8))
     parameters = heat.metadata["parameters"]
     times = parameters["time_step"] * np.arange(1, parameters["steps"] + 1)
@@ -97,15 +75,18 @@ def test_trained_on_some_times_predicts_the_others(heat):
     )
     model = jsm.OperatorODE(fno, times, coefficient_channels=1, time_scale=0.02)
     metrics = {"unseen": lambda p, t: relative_l2(p[unseen], t[unseen])}
-    before = jsm.evaluate(model, test, batch_size=8, metrics=metrics)["unseen"]
+    before = jsm.evaluate(model, test, batch_size=8, metrics=metrics, mesh=one_device)["unseen"]
     trained, _ = jsm.fit(
         model.at_times(times[seen]),
         train,
-        epochs=15,
+        epochs=9,
         batch_size=8,
         loss=jsm.operators.loss_at_times(seen),
-        optimizer=optax.adam(5e-3),
+        optimizer=optax.adam(1e-2),
         progress=False,
+        mesh=one_device,  # the solver's error norm reduces over the batch at every step
     )
-    after = jsm.evaluate(trained.at_times(times), test, batch_size=8, metrics=metrics)["unseen"]
+    after = jsm.evaluate(
+        trained.at_times(times), test, batch_size=8, metrics=metrics, mesh=one_device
+    )["unseen"]
     assert after < 0.2 * before

@@ -41,10 +41,10 @@ def _mgno(train, key):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("build", [_tfno, _t1, _mgno], ids=["tfno", "t1", "mgno"])
-def test_a_few_epochs_halve_the_test_error(build, darcy17):
+def test_a_few_epochs_halve_the_test_error(build, darcy17, one_device):
     train, test = darcy17
     model, loss = build(train, jax.random.key(0))
-    before = jsm.evaluate(model, test, batch_size=16)["relative_l2"]
+    before = jsm.evaluate(model, test, batch_size=16, mesh=one_device)["relative_l2"]
     trained, _ = jsm.fit(
         model,
         train,
@@ -53,6 +53,7 @@ def test_a_few_epochs_halve_the_test_error(build, darcy17):
         loss=loss,
         optimizer=optax.adam(3e-3),
         progress=False,
+        mesh=one_device,
     )
-    after = jsm.evaluate(trained, test, batch_size=16)["relative_l2"]
+    after = jsm.evaluate(trained, test, batch_size=16, mesh=one_device)["relative_l2"]
     assert after < 0.5 * before, (before, after)

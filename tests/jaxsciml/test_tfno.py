@@ -76,24 +76,6 @@ def test_tfno_compression_at_a_tenth_of_the_parameters(factorization, getkey):
     np.testing.assert_allclose(saved, spectral * (1 - 1 / tensorized.compression_ratio), rtol=1e-9)
 
 
-def test_tfno_gradients_match_finite_differences(getkey, check_gradients):
-    with jax.enable_x64(True):
-        model = jsm.FNO(
-            1,
-            1,
-            (3, 3),
-            width=4,
-            depth=1,
-            projection_channels=4,
-            factorization="tucker",
-            rank=0.5,
-            key=getkey(),
-        )
-        a = jax.random.normal(getkey(), (1, 8, 8))
-        params, static = eqx.partition(model, eqx.is_inexact_array)
-        check_gradients(lambda p: jnp.sum(eqx.combine(p, static)(a) ** 2), params)
-
-
 def test_bad_factorization_is_named(getkey):
     with pytest.raises(ValueError, match="factorization must be one of"):
         SpectralConv(2, 2, (3,), factorization="tt", key=getkey())
