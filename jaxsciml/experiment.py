@@ -218,7 +218,8 @@ def optimizer_for(config: Config, steps_per_epoch: int) -> optax.GradientTransfo
 
 
 def _metrics(config: Config) -> dict | None:
-    """Grids (and the solutions of unlabelled training): relative L2 and H1; points: relative L2; collocation: the test set's own."""
+    """Grids (and the solutions of unlabelled training): relative L2 and H1; points: relative
+    L2; collocation: the test set's own."""
     kind = registry.family(config.model["name"]).data
     if kind in ("grid", "fields"):
         return {"relative_l2": relative_l2, "relative_h1": relative_h1}
