@@ -226,8 +226,16 @@ def _metrics(config: Config) -> dict | None:
     return {"relative_l2": relative_l2} if kind == "points" else None
 
 
-def train(config: Config, run_dir: str | os.PathLike, *, resume: bool = False, progress=None):
-    """Train per `config` into `run_dir` (resuming from its checkpoints with `resume=True`).
+def train(
+    config: Config,
+    run_dir: str | os.PathLike,
+    *,
+    resume: bool = False,
+    progress=None,
+    mesh=None,
+):
+    """Train per `config` into `run_dir` (resuming from its checkpoints with `resume=True`), on
+    the devices of `mesh` (default: all).
 
     **Returns:** `(model, history)` as `jaxsciml.fit` does; the model is also written to
     `run_dir/model.jsm`.
@@ -261,6 +269,7 @@ def train(config: Config, run_dir: str | os.PathLike, *, resume: bool = False, p
         logger=run_dir / "metrics.jsonl",
         seed=t.seed,
         progress=progress,
+        mesh=mesh,
     )
     save_model(run_dir / "model.jsm", model)
     return model, history
@@ -303,7 +312,7 @@ def evaluate_run(
     return evaluate(model, data, batch_size=batch_size, metrics=_metrics(config))
 
 
-def check(config: Config, *, progress=False) -> dict:
+def check(config: Config, *, progress=False, mesh=None) -> dict:
     """Validate `config` and train two steps on a handful of samples of its data, in a
     temporary directory, so that a cluster job fails on a laptop rather than after a queue.
     When the configured dataset does not exist, a handful of samples are made by the quick
@@ -311,7 +320,7 @@ def check(config: Config, *, progress=False) -> dict:
     solves; Darcy at 65x65 when no family is configured). Returns the last record."""
     import datagen
 
-    devices = len(jax.devices())
+    devices = len(jax.devices() if mesh is None else mesh.devices.flat)
     batch = devices * max(1, 4 // devices)
     with tempfile.TemporaryDirectory() as tmp:
         data = dataclasses.replace(config.data, n_train=2 * batch, n_test=batch, extra_eval={})
@@ -334,5 +343,5 @@ def check(config: Config, *, progress=False) -> dict:
             model=dict(config.model),
             train=dataclasses.replace(config.train, epochs=1, batch_size=batch),
         )
-        _, history = train(small, Path(tmp) / "run", progress=progress)
+        _, history = train(small, Path(tmp) / "run", progress=progress, mesh=mesh)
     return history[-1]

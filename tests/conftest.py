@@ -8,9 +8,11 @@ import os
 
 
 os.environ["JAX_PLATFORMS"] = "cpu"
-_flag = "--xla_force_host_platform_device_count=8"
-if _flag not in os.environ.get("XLA_FLAGS", ""):
-    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + _flag).strip()
+# Most of the suite's time is XLA compiling small programs that then run for milliseconds:
+# LLVM's optimization passes are not worth their time here (results agree to rounding).
+for _flag in ("--xla_force_host_platform_device_count=8", "--xla_backend_optimization_level=0"):
+    if _flag.split("=")[0] not in os.environ.get("XLA_FLAGS", ""):
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + _flag).strip()
 os.environ.setdefault("MPLBACKEND", "Agg")
 # Many tests compile the same programs (initializers, a model's step at the same shapes) in
 # different processes (the xdist workers and the notebook kernels): share the compiled
@@ -21,6 +23,13 @@ os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 
 import jax  # noqa: E402  (after the flags above)
 import pytest  # noqa: E402
+
+
+def pytest_collection_modifyitems(items):
+    """The slow end-to-end tests (and the notebooks) first: with `--dist worksteal`, the fast
+    tests then fill the end of both workers' queues and neither idles while the other finishes
+    a minute-long test."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture
