@@ -30,8 +30,12 @@ ROOT = Path(__file__).resolve().parents[1]
 SMALL = {
     "darcy": dict(generate={"resolution": 33, "solver": "direct"}, data={"stride": 1}),
     "navier_stokes": dict(
-        generate={"resolution": 64, "stored_resolution": 64, "time_step": 1e-3,
-                  "frame_interval": 1.0},  # fmt: skip
+        generate={
+            "resolution": 64,
+            "stored_resolution": 64,
+            "time_step": 1e-3,
+            "frame_interval": 1.0,
+        },  # fmt: skip
         model={"modes": [12, 12]},
     ),
     "antiderivative": dict(generate={}),
@@ -43,7 +47,8 @@ EPOCHS = {"grid": 10, "collocation": 300}
 
 
 def shrink(config: jconfig.Config, directory: Path) -> jconfig.Config:
-    """`config` at smoke size, its data in `directory`."""
+    """`config` at smoke size, its data in `directory` (one per configuration: two configs of
+    one family may generate different data, e.g. Darcy for the FNO and for DGNO)."""
     from jaxsciml import registry
 
     family = registry.family(config.model["name"])
@@ -53,7 +58,7 @@ def shrink(config: jconfig.Config, directory: Path) -> jconfig.Config:
         kind = config.data.generate["name"]
         small = SMALL.get(kind, {})
         data.generate = {**config.data.generate, **small.get("generate", {})}
-        data.path = str(directory / kind)
+        data.path = str(directory)
         data.n_train, data.n_test = SIZES["n_train"], SIZES["n_test"]
         for key, value in small.get("data", {}).items():
             setattr(data, key, value)
@@ -95,7 +100,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(args.out or tmp)
         for path in paths:
-            config = shrink(jconfig.load(path), root / "data")
+            config = shrink(jconfig.load(path), root / "data" / path.stem)  # own data each
             start = time.perf_counter()
             _, history = train(config, root / "runs" / path.stem, progress=False)
             seconds = time.perf_counter() - start

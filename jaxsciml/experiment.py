@@ -16,7 +16,7 @@ import jax
 import numpy as np
 import optax
 
-from datagen.format import DatasetFileError
+from datagen.format import DatasetFileError, list_shards
 from jaxsciml import data as jdata, losses, registry
 from jaxsciml.config import (
     Config,
@@ -52,19 +52,31 @@ LOSSES = {
     ),
 }
 
+GENERATE_SEED = 0  # the seed of datasets made from [data] generate (datagen.generate's default)
 DGNO_RADIUS = 1e-4  # the support of DGNO's test functions in its paper's code
 
 
 def ensure_data(config: Config, *, progress=None) -> None:
     """Generate the configured dataset (`n_train + n_test` samples of the `[data] generate`
-    family into `[data] path`) when it is not complete yet; resumes an interrupted generation."""
+    family into `[data] path`) when it is not complete yet; resumes an interrupted generation.
+    Complete data made by other settings are refused, not reused."""
     import datagen
 
     d = config.data
-    if not d.generate or not d.path or _complete(Path(d.path)):
+    if not d.generate or not d.path:
         return
     generator = data_generator(d.generate)
-    datagen.generate(generator, d.n_train + d.n_test, d.path, progress=progress is not False)
+    if not _complete(Path(d.path)):
+        n = d.n_train + d.n_test
+        datagen.generate(generator, n, d.path, seed=GENERATE_SEED, progress=progress is not False)
+        return
+    made, wanted = list_shards(d.path)[0].provenance, generator.provenance(GENERATE_SEED)
+    if made != wanted:
+        raise ConfigError(
+            f"{d.path} holds {made.problem} data made with {dict(made.parameters)}, not the "
+            f"[data] generate table's {wanted.problem} with {dict(wanted.parameters)}: point "
+            "[data] path at another directory."
+        )
 
 
 def _complete(path: Path) -> bool:

@@ -66,7 +66,7 @@ def test_sensor_indices_read_as_numpy_indices():
 
 
 def test_train_makes_the_configured_data_first_and_reuses_it(tmp_path):
-    from jaxsciml.experiment import train
+    from jaxsciml.experiment import ensure_data, train
 
     data, run = tmp_path / "ad", tmp_path / "run"
     text = f"""
@@ -92,6 +92,10 @@ batch_size = 8
     made = (data / "shard-00000.h5").stat().st_mtime_ns
     train(config, tmp_path / "again", progress=False)
     assert (data / "shard-00000.h5").stat().st_mtime_ns == made  # complete data are not remade
+    other = jconfig.load(path)
+    other.data.generate = {**other.data.generate, "sensors": 12}
+    with pytest.raises(ConfigError, match="not the \\[data\\] generate table's antiderivative"):
+        ensure_data(other)  # complete data from other settings are refused, not reused
     assert history[-1]["test.relative_l2"] > 0
 
 
