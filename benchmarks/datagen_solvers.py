@@ -35,10 +35,10 @@ import numpy as np
 from common import package_versions
 from threadpoolctl import threadpool_limits
 
-from datagen.auto import race
+from datagen.auto import Auto, make_solver
 from datagen.generator import sample_rng
 from datagen.krylov.sorting import sort_order
-from datagen.linear_solvers import SolveError, make_solver
+from datagen.linear_solvers import LinearSolver, SolveError
 from datagen.problems import make_problem
 
 
@@ -92,15 +92,15 @@ def rows(quick: bool) -> list[Row]:
     ]
 
 
-def backends_for(problem, preconditioners) -> dict[str, tuple[str, dict]]:
-    """`label -> (backend, options)` for every backend that applies to `problem`."""
-    chosen = {"direct": ("direct", {})}
+def backends_for(problem, preconditioners, tolerance) -> dict[str, LinearSolver]:
+    """`label -> backend` for every backend that applies to `problem`."""
+    solvers = [make_solver("direct", tolerance=tolerance)]
     if problem.symmetric and problem.definite:
-        chosen["cg-amg"] = ("cg-amg", {})
+        solvers.append(make_solver("cg-amg", tolerance=tolerance))
     for preconditioner in preconditioners:
         for name in KRYLOV:
-            chosen[f"{name}+{preconditioner}"] = (name, {"preconditioner": preconditioner})
-    return chosen
+            solvers.append(make_solver(name, tolerance=tolerance, preconditioner=preconditioner))
+    return {solver.label: solver for solver in solvers}
 
 
 def run_row(row: Row, preconditioners, tolerance, seed, with_auto, budget) -> dict:
@@ -115,11 +115,8 @@ def run_row(row: Row, preconditioners, tolerance, seed, with_auto, budget) -> di
         if steps == 1
         else ((problem.resolution - 2) ** problem.dim)
     )
-    candidates = backends_for(problem, preconditioners)
-    solvers = {
-        label: make_solver(name, tolerance=tolerance, **options)
-        for label, (name, options) in candidates.items()
-    }
+    solvers = backends_for(problem, preconditioners, tolerance)
+    states = dict.fromkeys(solvers)  # what each backend passes from one sample to the next
     totals = {
         label: {"seconds": 0.0, "done": 0, "matvecs": 0, "worst": 0.0, "failed": None}
         for label in solvers
@@ -134,10 +131,11 @@ def run_row(row: Row, preconditioners, tolerance, seed, with_auto, budget) -> di
                         continue
                     start = time.perf_counter()
                     try:
-                        results = problem.solve(theta, solver).results
+                        solved = problem.solve(theta, solver, states[name])
                     except (SolveError, MemoryError) as error:
                         entry["failed"] = str(error).split(";")[0]
                         continue
+                    results, states[name] = solved.results, solved.state
                     entry["seconds"] += time.perf_counter() - start
                     entry["done"] += len(results)
                     entry["matvecs"] += sum(r.matvecs for r in results)
@@ -150,11 +148,9 @@ def run_row(row: Row, preconditioners, tolerance, seed, with_auto, budget) -> di
         print(f"\n{row.name}: interrupted; the table holds the systems solved so far")
     elif with_auto:
         start = time.perf_counter()
-        entries = race(problem, thetas[:2], tolerance, num_samples=samples)
+        entries = Auto(tolerance).race(problem, thetas[:2], num_samples=samples)
         overhead = time.perf_counter() - start
-        label = entries[0].name
-        if entries[0].options:
-            label += "+" + entries[0].options["preconditioner"]
+        label = entries[0].solver().label
         chosen = totals.get(label)
         per_system = (
             None if chosen is None or not chosen["done"] else chosen["seconds"] / chosen["done"]

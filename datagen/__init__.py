@@ -6,6 +6,7 @@ options. Stands alone: it imports neither `jaxsciml` nor `solvers`.
 """
 
 from datagen import fields as fields, format as format, krylov as krylov, problems as problems
+from datagen.auto import Auto as Auto, make_solver as make_solver
 from datagen.deeponet_data import (
     Antiderivative as Antiderivative,
     DiffusionReaction as DiffusionReaction,
@@ -27,8 +28,10 @@ from datagen.generator import (
 from datagen.linear import LinearGenerator as LinearGenerator
 from datagen.linear_solvers import (
     SOLVERS as SOLVERS,
+    LinearSolver as LinearSolver,
     SolveError as SolveError,
-    make_solver as make_solver,
+    SolveResult as SolveResult,
+    SolverState as SolverState,
 )
 from datagen.problems import (
     PROBLEMS as PROBLEMS,

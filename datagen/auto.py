@@ -8,16 +8,19 @@ times the best total so far (a slow direct factorization cannot hold the race up
 process costs about a second, so when starting the remaining candidates would cost more than a
 tenth of what the first candidate needs for the whole run, the race stops there. The fastest total
 wins; the race table is kept with the dataset.
+
+`make_solver(name, **options)` builds any backend by name, `auto` included.
 """
 
 import dataclasses
 import multiprocessing
 import time
+from typing import ClassVar
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from datagen.linear_solvers import make_solver
+from datagen.linear_solvers import SOLVERS, LinearSolver
 
 
 START_UP_SECONDS = 120.0  # how long a race process may take to start (import NumPy, SciPy)
@@ -25,26 +28,10 @@ PROCESS_SECONDS = 1.0  # about what starting one race process costs
 RACE_SHARE = 0.1  # the largest share of the run's projected time the race may add
 
 
-def candidates(problem) -> list[tuple[str, dict]]:
-    """The backends worth racing on `problem`, most promising first.
-
-    Sparse LU leads in 2D (its fill grows gently there) and goes last in 3D, where one
-    factorization can take minutes. Cheap Jacobi-preconditioned Krylov solvers are raced beside
-    the heavier AMG and ILU ones because on small 3D grids they win.
-    """
-    jacobi, ilu = {"preconditioner": "jacobi"}, {"preconditioner": "ilu"}
-    if problem.symmetric and problem.definite:
-        iterative = [("cg-amg", {}), ("skr", jacobi), ("gmres", jacobi)]
-    else:
-        iterative = [("skr", jacobi), ("skr", ilu), ("gcrotmk", jacobi), ("gmres", jacobi)]
-    if problem.dim <= 2:
-        return [("direct", {})] + iterative
-    return iterative + [("direct", {})]
-
-
 @dataclasses.dataclass(frozen=True)
 class RaceEntry:
-    """One candidate's run: seconds and matvecs over the race systems, or why it dropped out."""
+    """One candidate's run: seconds and matvecs over the race systems, or why it dropped out.
+    `name` and `options` rebuild the candidate: `make_solver(name, **options)`."""
 
     name: str
     options: dict
@@ -52,43 +39,47 @@ class RaceEntry:
     matvecs: int | None
     note: str = ""
 
+    @classmethod
+    def of(cls, solver: LinearSolver, seconds=None, matvecs=None, note="") -> "RaceEntry":
+        return cls(solver.name, solver.settings(), seconds, matvecs, note)
 
-def solve_sequence(
-    problem, thetas, name: str, options: dict, tolerance: float
-) -> tuple[float, int]:
-    """Solve `thetas` in order with one backend (single-threaded BLAS, as the generator runs);
-    return the seconds and matvecs it took."""
-    solver = make_solver(name, tolerance=tolerance, **options)
-    matvecs = 0
+    def solver(self) -> LinearSolver:
+        return make_solver(self.name, **self.options)
+
+
+def solve_sequence(problem, thetas, solver: LinearSolver) -> tuple[float, int]:
+    """Solve `thetas` in order with `solver`, each sample passing its state to the next
+    (single-threaded BLAS, as the generator runs); return the seconds and matvecs it took."""
+    matvecs, state = 0, None
     with threadpool_limits(1):
         start = time.perf_counter()
         for theta in thetas:
-            matvecs += sum(r.matvecs for r in problem.solve(theta, solver).results)
+            solved = problem.solve(theta, solver, state)
+            matvecs += sum(r.matvecs for r in solved.results)
+            state = solved.state
         return time.perf_counter() - start, matvecs
 
 
-def _race_process(connection, problem, thetas, name, options, tolerance):
+def _race_process(connection, problem, thetas, solver):
     connection.send(("ready", None))  # imports are done: the parent starts its clock now
     try:
-        connection.send(("ok", solve_sequence(problem, thetas, name, options, tolerance)))
+        connection.send(("ok", solve_sequence(problem, thetas, solver)))
     except Exception as error:  # reported to the parent, which records why the candidate lost
         connection.send(("error", f"{type(error).__name__}: {error}"))
 
 
-def _in_process(problem, thetas, name, options, tolerance) -> tuple[str, object]:
+def _in_process(problem, thetas, solver) -> tuple[str, object]:
     try:
-        return "ok", solve_sequence(problem, thetas, name, options, tolerance)
+        return "ok", solve_sequence(problem, thetas, solver)
     except Exception as error:  # a candidate that fails simply loses the race
         return "error", f"{type(error).__name__}: {error}"
 
 
-def _in_subprocess(problem, thetas, name, options, tolerance, limit) -> tuple[str, object]:
+def _in_subprocess(problem, thetas, solver, limit) -> tuple[str, object]:
     """Run one candidate in a spawned process, killed `limit` seconds after it is ready."""
     context = multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(
-        target=_race_process, args=(sender, problem, thetas, name, options, tolerance)
-    )
+    process = context.Process(target=_race_process, args=(sender, problem, thetas, solver))
     process.start()
     sender.close()
     try:
@@ -102,35 +93,90 @@ def _in_subprocess(problem, thetas, name, options, tolerance, limit) -> tuple[st
         process.join()
 
 
-def race(
-    problem, thetas, tolerance: float, *, num_samples: int, slack: float = 1.25
-) -> list[RaceEntry]:
-    """Run the candidates of `problem` on the systems `thetas`, for a run of `num_samples`
-    samples. Returns the entries, fastest first; raises if no candidate solved them."""
-    entries, best = [], None
-    remaining = candidates(problem)
-    while remaining:
-        name, options = remaining.pop(0)
-        if best is None:
-            status, value = _in_process(problem, thetas, name, options, tolerance)
+@dataclasses.dataclass(frozen=True)
+class Auto:
+    """The backend chosen by a race: `race` runs the `candidates` on the first systems of a run;
+    its first entry is the fastest, and `entry.solver()` builds it for the rest of the run.
+
+    **Fields:** `tolerance` (every candidate's), `slack` (a candidate still running after `slack`
+    times the best total so far is stopped).
+    """
+
+    tolerance: float = 1e-8
+    slack: float = 1.25
+    name: ClassVar[str] = "auto"
+    sorts: ClassVar[bool] = True  # the candidates include SKR, which profits from sorting
+    spd_only: ClassVar[bool] = False
+
+    def __post_init__(self):
+        if not 0 < self.tolerance < 1:
+            raise ValueError(f"tolerance must be in (0, 1), got {self.tolerance}")
+        if not self.slack >= 1:
+            raise ValueError(f"slack must be at least 1, got {self.slack}")
+
+    def settings(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def candidates(self, problem) -> list[LinearSolver]:
+        """The backends worth racing on `problem`, most promising first.
+
+        Sparse LU leads in 2D (its fill grows gently there) and goes last in 3D, where one
+        factorization can take minutes. Cheap Jacobi-preconditioned Krylov solvers are raced
+        beside the heavier AMG and ILU ones because on small 3D grids they win.
+        """
+
+        def build(name, preconditioner=None):
+            chosen = {} if preconditioner is None else {"preconditioner": preconditioner}
+            return SOLVERS[name](tolerance=self.tolerance, **chosen)
+
+        if problem.symmetric and problem.definite:
+            iterative = [build("cg-amg"), build("skr", "jacobi"), build("gmres", "jacobi")]
         else:
-            limit = slack * best + 0.25  # a little for sending the result back
-            status, value = _in_subprocess(problem, thetas, name, options, tolerance, limit)
-        if status != "ok":
-            entries.append(RaceEntry(name, options, None, None, str(value)))
-            continue
-        seconds, matvecs = value
-        entries.append(RaceEntry(name, options, seconds, matvecs))
-        best = seconds if best is None else min(best, seconds)
-        projected = best / len(thetas) * num_samples
-        if remaining and RACE_SHARE * projected < PROCESS_SECONDS * len(remaining):
-            note = f"not raced: {entries[-1].name} finishes the run in about {projected:.1f} s"
-            entries += [RaceEntry(n, o, None, None, note) for n, o in remaining]
-            break
-    entries.sort(key=lambda e: np.inf if e.seconds is None else e.seconds)
-    if entries[0].seconds is None:
-        raise RuntimeError(
-            "no solver could solve the first systems: "
-            + "; ".join(f"{e.name}: {e.note}" for e in entries)
-        )
-    return entries
+            iterative = [
+                build("skr", "jacobi"),
+                build("skr", "ilu"),
+                build("gcrotmk", "jacobi"),
+                build("gmres", "jacobi"),
+            ]
+        direct = build("direct")
+        return [direct] + iterative if problem.dim <= 2 else iterative + [direct]
+
+    def race(self, problem, thetas, *, num_samples: int) -> list[RaceEntry]:
+        """Run the candidates of `problem` on the systems `thetas`, for a run of `num_samples`
+        samples. Returns the entries, fastest first; raises if no candidate solved them."""
+        entries, best = [], None
+        remaining = self.candidates(problem)
+        while remaining:
+            solver = remaining.pop(0)
+            if best is None:
+                status, value = _in_process(problem, thetas, solver)
+            else:
+                limit = self.slack * best + 0.25  # a little for sending the result back
+                status, value = _in_subprocess(problem, thetas, solver, limit)
+            if status != "ok":
+                entries.append(RaceEntry.of(solver, note=str(value)))
+                continue
+            seconds, matvecs = value
+            entries.append(RaceEntry.of(solver, seconds, matvecs))
+            best = seconds if best is None else min(best, seconds)
+            projected = best / len(thetas) * num_samples
+            if remaining and RACE_SHARE * projected < PROCESS_SECONDS * len(remaining):
+                note = f"not raced: {solver.name} finishes the run in about {projected:.1f} s"
+                entries += [RaceEntry.of(other, note=note) for other in remaining]
+                break
+        entries.sort(key=lambda e: np.inf if e.seconds is None else e.seconds)
+        if entries[0].seconds is None:
+            raise RuntimeError(
+                "no solver could solve the first systems: "
+                + "; ".join(f"{e.name}: {e.note}" for e in entries)
+            )
+        return entries
+
+
+def make_solver(name: str, **options) -> LinearSolver | Auto:
+    """Build the backend `name` (one of `SOLVERS`, or `auto`) with its `options`."""
+    if name == Auto.name:
+        return Auto(**options)
+    if name not in SOLVERS:
+        raise ValueError(f"unknown solver {name!r}; available: {sorted(SOLVERS)} or 'auto'")
+    return SOLVERS[name](**options)

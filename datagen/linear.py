@@ -19,11 +19,11 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
-from datagen.auto import RaceEntry, race
+from datagen.auto import Auto, RaceEntry, make_solver
 from datagen.format import Provenance
 from datagen.generator import Generator, Progress, ShardContent, sample_rng
 from datagen.krylov.sorting import sort_order
-from datagen.linear_solvers import SOLVERS, SolveError, make_solver
+from datagen.linear_solvers import LinearSolver, SolveError
 from datagen.problems import LinearProblem
 
 
@@ -84,9 +84,9 @@ class LinearGenerator(Generator):
     sort: str = "auto"
     on_failure: str = "raise"
     race_samples: int = 2
-    chosen: tuple[str, Mapping] | None = dataclasses.field(
+    chosen: LinearSolver | None = dataclasses.field(
         default=None, metadata={"internal": True}
-    )  # the backend and options `auto` settled on; the provenance still says "auto"
+    )  # the backend `auto` settled on; the provenance still says "auto"
     summary: ClassVar[str] = "a linear PDE family solved by SKR, a direct or a multigrid solver"
 
     def __post_init__(self):
@@ -96,15 +96,10 @@ class LinearGenerator(Generator):
             raise ValueError(f"unknown sort method {self.sort!r}; use one of {SORTS}")
         if self.on_failure not in ("raise", "skip"):
             raise ValueError(f"on_failure must be 'raise' or 'skip', got {self.on_failure!r}")
-        if self.solver == "auto":
-            if self.backend_options:
-                raise ValueError(
-                    "preconditioner and solver_options need a named solver, not 'auto'"
-                )
-            return
-        make_solver(self.solver, tolerance=self.tolerance, **self.backend_options)  # fail early
+        if self.solver == Auto.name and self.backend_options:
+            raise ValueError("preconditioner and solver_options need a named solver, not 'auto'")
         problem = self.problem
-        if SOLVERS[self.solver].spd_only and not (problem.symmetric and problem.definite):
+        if self.backend().spd_only and not (problem.symmetric and problem.definite):
             raise ValueError(
                 f"{self.solver} needs symmetric positive definite matrices, which "
                 f"{problem.name} does not have; use 'auto', 'skr', 'gmres' or 'direct'."
@@ -116,6 +111,10 @@ class LinearGenerator(Generator):
         chosen = {} if self.preconditioner is None else {"preconditioner": self.preconditioner}
         return {**self.solver_options, **chosen}
 
+    def backend(self) -> LinearSolver | Auto:
+        """The configured solver object (`auto` included)."""
+        return make_solver(self.solver, tolerance=self.tolerance, **self.backend_options)
+
     @property
     def name(self) -> str:  # type: ignore[override]
         return self.problem.name
@@ -125,7 +124,7 @@ class LinearGenerator(Generator):
         """The sort actually used: `auto` sorts when the solver recycles across systems."""
         if self.sort != "auto":
             return self.sort
-        return "auto" if self.solver == "auto" or SOLVERS[self.solver].sorts else "none"
+        return "auto" if self.backend().sorts else "none"
 
     def quick(self) -> "LinearGenerator":
         """At most 65 points per axis, sparse LU, no sorting, no race."""
@@ -162,51 +161,56 @@ class LinearGenerator(Generator):
         self, n: int, seed: int, order: Sequence[int], cache: Path
     ) -> tuple["LinearGenerator", tuple[RaceEntry, ...]]:
         """With `solver="auto"`: the race's winner (kept in `cache/.race.json`) and the race."""
-        if self.solver != "auto":
+        auto = self.backend()
+        if not isinstance(auto, Auto):
             return self, ()
 
         def run_race():
             thetas = [self.problem.sample(sample_rng(seed, i)) for i in order[: self.race_samples]]
-            entries = race(self.problem, thetas, self.tolerance, num_samples=n)
+            entries = auto.race(self.problem, thetas, num_samples=n)
             return [dataclasses.asdict(e) for e in entries]
 
         stored = cached(cache / ".race.json", self._cache_key(n, seed), run_race)
         entries = tuple(RaceEntry(**e) for e in stored)
-        return dataclasses.replace(self, chosen=(entries[0].name, entries[0].options)), entries
+        winner = dataclasses.replace(entries[0].solver(), tolerance=self.tolerance)
+        return dataclasses.replace(self, chosen=winner), entries
 
     def make_shard(
         self, seed: int, indices: Sequence[int], progress: Progress | None = None
     ) -> ShardContent:
-        backend, options = self.chosen or (self.solver, self.backend_options)
-        return solve_chain(self, backend, dict(options), seed, indices, progress)
+        solver = self.chosen or self.backend()
+        if isinstance(solver, Auto):
+            raise RuntimeError("solver='auto' must be settled by `prepared` before solving")
+        return solve_chain(self, solver, seed, indices, progress)
 
 
 def solve_chain(
     family: LinearGenerator,
-    backend: str,
-    options: dict,
+    solver: LinearSolver,
     seed: int,
     indices: Sequence[int],
     progress: Progress | None = None,
 ) -> ShardContent:
-    """Solve samples `indices` in order with one solver (single-threaded BLAS): one chain."""
+    """Solve samples `indices` in order with `solver` (single-threaded BLAS), each sample
+    passing its solver state to the next: one chain. A failed sample passes nothing on."""
     problem = family.problem
-    solver = make_solver(backend, tolerance=family.tolerance, **options)
     inputs, outputs, numbers, failed = [], [], [], []
     statistics = {name: [] for name in STATISTICS}
+    state = None
     with threadpool_limits(1):
         for index in indices:
             theta = problem.sample(sample_rng(seed, index))
             try:
-                solved = problem.solve(theta, solver)
+                solved = problem.solve(theta, solver, state)
             except SolveError as error:
                 if family.on_failure == "raise":
                     raise SolveError(f"sample {index}: {error}") from error
                 failed.append(int(index))
-                solver.reset()
+                state = None
                 if progress:
                     progress(1, 0)
                 continue
+            state = solved.state
             results = solved.results
             inputs.append(solved.inputs)
             outputs.append(solved.outputs)
@@ -219,13 +223,13 @@ def solve_chain(
                 progress(1, statistics["iterations"][-1])
     if not numbers:
         return ShardContent(
-            np.zeros((0,)), np.zeros((0,)), (), backend, failed_samples=tuple(failed)
+            np.zeros((0,)), np.zeros((0,)), (), solver.name, failed_samples=tuple(failed)
         )
     return ShardContent(
         inputs=np.stack(inputs),
         outputs=np.stack(outputs),
         sample_index=tuple(numbers),
-        backend=backend,
+        backend=solver.name,
         statistics={name: np.asarray(values) for name, values in statistics.items()},
         failed_samples=tuple(failed),
         backend_settings=solver.settings(),

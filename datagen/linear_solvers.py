@@ -1,7 +1,12 @@
-"""The solver backends of the generator: each solves one system of a sequence, reports its cost,
-and guarantees the true relative residual `‖b - A x‖ / ‖b‖ ≤ tolerance` of what it returns.
+"""The solver backends of the generator, shaped like lineax's solvers: a backend is an immutable
+object holding its settings; `init(matrix, previous)` does the work that depends on the matrix
+alone (a factorization, a preconditioner) once and returns a `SolverState`; `solve(state, rhs)`
+returns a `SolveResult` with the solution, its cost, and the state to solve with next. Whatever a
+backend carries from system to system (SKR's recycled space) travels in that state, explicitly.
 
-- `direct`: sparse LU (SuperLU); the factors are reused while the matrix stays the same. Any matrix.
+Every result meets the true relative residual `‖b - A x‖ / ‖b‖ ≤ tolerance`.
+
+- `direct`: sparse LU (SuperLU). Any matrix.
 - `cg-amg`: conjugate gradients preconditioned by one smoothed-aggregation AMG V-cycle. SPD only.
 - `gmres`: restarted GMRES(m), right-preconditioned.
 - `gcrotmk`: SciPy's GCROT(m, k), the reference recycling implementation, each system alone.
@@ -10,19 +15,23 @@ and guarantees the true relative residual `‖b - A x‖ / ‖b‖ ≤ tolerance
 
 The Krylov backends take `preconditioner` (`none`, `jacobi`, `ilu`, `amg`), applied on the right so
 that the residual they minimise is the true one. A solve that misses its tolerance within
-`max_matvecs` raises `SolveError`: an unconverged solution never becomes a sample.
+`max_matvecs` raises `SolveError`: an unconverged solution never becomes a sample. `datagen.auto`
+adds `auto`, which races these on the problem at hand.
 """
 
 import dataclasses
 import time
-from typing import ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from datagen.krylov import GCRODR, PRECONDITIONERS, gmres, make_preconditioner
-from datagen.problems.base import LinearSystem
+from datagen.krylov import PRECONDITIONERS, RecycledSpace, gcrodr, gmres, make_preconditioner
+
+
+Matrix = sp.spmatrix | spla.LinearOperator
 
 
 class SolveError(RuntimeError):
@@ -30,64 +39,89 @@ class SolveError(RuntimeError):
 
 
 @dataclasses.dataclass(frozen=True)
+class SolverState:
+    """What `LinearSolver.init` prepared for one matrix: the `matrix`, the backend's `prepared`
+    set-up (LU factors, or `v ↦ M⁻¹ v` for a Krylov backend), the `recycled` space a recycling
+    backend carries, and the `setup_seconds` that preparing took (charged to the first solve made
+    from this state)."""
+
+    matrix: Matrix
+    prepared: Any = None
+    recycled: RecycledSpace | None = None
+    setup_seconds: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True)
 class SolveResult:
-    """A solution with its cost and its true final residual `‖b - A x‖ / ‖b‖`."""
+    """A solution `(n,)` with its cost and its true final residual `‖b - A x‖ / ‖b‖`, and the
+    `state` to solve the next system with (the same matrix: pass it to `solve`; another matrix:
+    pass it to `init` as `previous`)."""
 
     solution: np.ndarray
     relative_residual: float
     iterations: int
     matvecs: int
     seconds: float
+    state: SolverState
 
 
-def relative_residual(
-    matrix: sp.spmatrix | spla.LinearOperator, solution: np.ndarray, rhs: np.ndarray
-) -> float:
+def relative_residual(matrix: Matrix, solution: np.ndarray, rhs: np.ndarray) -> float:
     norm = np.linalg.norm(rhs)
     return float(np.linalg.norm(rhs - matrix @ solution) / (norm if norm > 0 else 1.0))
 
 
-class Backend:
-    """A solver for a sequence of systems. Subclasses set `name` and implement `_solve`.
+@dataclasses.dataclass(frozen=True)
+class LinearSolver:
+    """A backend: subclasses set `name` and implement `_prepare` and `_solve`.
+
+    **Fields:** `tolerance` (the relative residual every solution meets, in (0, 1)),
+    `max_matvecs` (the matrix-vector products a solve may spend before it fails).
 
     `sorts` says whether the generator should order the systems so that neighbours are similar
-    (it helps only solvers that carry information from one system to the next).
+    (it helps only backends that carry information from one system to the next); `spd_only`
+    that the backend needs symmetric positive definite matrices.
     """
 
+    tolerance: float = 1e-8
+    max_matvecs: int = 10_000
     name: ClassVar[str]
     sorts: ClassVar[bool] = False
     spd_only: ClassVar[bool] = False
 
-    def __init__(self, tolerance: float = 1e-8, max_matvecs: int = 10_000):
-        if not 0 < tolerance < 1:
-            raise ValueError(f"tolerance must be in (0, 1), got {tolerance}")
-        if max_matvecs < 1:
-            raise ValueError(f"max_matvecs must be positive, got {max_matvecs}")
-        self.tolerance, self.max_matvecs = tolerance, max_matvecs
-        self._matrix: sp.spmatrix | None = None  # the matrix the cached set-up belongs to
+    def __post_init__(self):
+        if not 0 < self.tolerance < 1:
+            raise ValueError(f"tolerance must be in (0, 1), got {self.tolerance}")
+        if self.max_matvecs < 1:
+            raise ValueError(f"max_matvecs must be positive, got {self.max_matvecs}")
 
     def settings(self) -> dict:
         """The options that define this backend (stored with the data)."""
-        return {"tolerance": self.tolerance, "max_matvecs": self.max_matvecs}
+        return dataclasses.asdict(self)
 
-    def reset(self) -> None:
-        """Forget everything carried from earlier systems."""
-        self._matrix = None
+    @property
+    def label(self) -> str:
+        """A short name for tables: the backend with its preconditioner, e.g. `skr+jacobi`."""
+        return self.name
+
+    def init(self, matrix: Matrix, previous: SolverState | None = None) -> SolverState:
+        """Prepare to solve systems with `matrix` (`(n, n)`, float64): factorize it or set up the
+        preconditioner. `previous` is the state the last system left (another matrix); a backend
+        that recycles takes its recycled space from it, the others ignore it."""
+        start = time.perf_counter()
+        prepared = self._prepare(matrix)
+        carried = self._carried(previous)
+        return SolverState(matrix, prepared, carried, time.perf_counter() - start)
 
     def solve(
-        self,
-        system: LinearSystem,
-        initial_guess: np.ndarray | None = None,
+        self, state: SolverState, rhs: np.ndarray, initial_guess: np.ndarray | None = None
     ) -> SolveResult:
-        """Solve `system` to the tolerance, starting from `initial_guess` (zero by default).
-        Raises `SolveError` if the tolerance is not met."""
+        """Solve `state.matrix @ x = rhs` (`(n,)`) to the tolerance, starting from
+        `initial_guess` (zero by default). Raises `SolveError` if the tolerance is not met."""
         start = time.perf_counter()
-        matrix, rhs = system.matrix, system.rhs
-        same = matrix is self._matrix
-        self._matrix = matrix
+        matrix = state.matrix
         x = np.zeros_like(rhs) if initial_guess is None else np.array(initial_guess, np.float64)
         target = self.tolerance * (np.linalg.norm(rhs) or 1.0)
-        x, iterations, matvecs = self._solve(matrix, rhs, x, target, same)
+        x, iterations, matvecs, recycled = self._solve(state, rhs, x, target)
         residual = relative_residual(matrix, x, rhs)
         if not residual <= self.tolerance:
             raise SolveError(
@@ -96,26 +130,38 @@ class Backend:
                 f"{self.max_matvecs}); raise max_matvecs, use a stronger preconditioner, or "
                 "choose another solver."
             )
-        return SolveResult(x, residual, iterations, matvecs, time.perf_counter() - start)
+        seconds = time.perf_counter() - start + state.setup_seconds
+        after = dataclasses.replace(state, recycled=recycled, setup_seconds=0.0)
+        return SolveResult(x, residual, iterations, matvecs, seconds, after)
 
-    def _solve(self, matrix, rhs, x, target, same_operator):
-        """Return `(x, iterations, matvecs)` with `‖rhs - matrix x‖ ≤ target` if possible."""
+    def _prepare(self, matrix: Matrix) -> Any:
+        """The set-up that depends on the matrix alone."""
+        raise NotImplementedError
+
+    def _carried(self, previous: SolverState | None) -> RecycledSpace | None:
+        """What this backend takes from the previous matrix's state (nothing by default)."""
+        return None
+
+    def _solve(self, state: SolverState, rhs, x, target):
+        """Return `(x, iterations, matvecs, recycled)` with `‖rhs - A x‖ ≤ target` if possible."""
         raise NotImplementedError
 
 
-class DirectSolver(Backend):
-    """Sparse LU (SuperLU through `scipy.sparse.linalg.splu`); the factors are reused while the
-    matrix object stays the same (e.g. the implicit time steps of one sample)."""
+@dataclasses.dataclass(frozen=True)
+class DirectSolver(LinearSolver):
+    """Sparse LU (SuperLU through `scipy.sparse.linalg.splu`), factorized once per `init`: the
+    right-hand sides solved from one state (e.g. the implicit time steps of one sample) share it."""
 
-    name = "direct"
+    name: ClassVar[str] = "direct"
 
-    def _solve(self, matrix, rhs, x, target, same_operator):
-        if not same_operator:
-            self._factors = spla.splu(sp.csc_matrix(matrix))
-        solution = self._factors.solve(rhs)
+    def _prepare(self, matrix):
+        return spla.splu(sp.csc_matrix(matrix))
+
+    def _solve(self, state, rhs, x, target):
+        solution = state.prepared.solve(rhs)
         if not np.all(np.isfinite(solution)):
             raise SolveError("the direct solve produced non-finite values; the matrix is singular")
-        return solution, 0, 0
+        return solution, 0, 0, None
 
 
 class _Counted:
@@ -129,56 +175,67 @@ class _Counted:
         return self.matrix @ v
 
 
-class _Preconditioned(Backend):
-    """A Krylov backend with a preconditioner set up once per matrix."""
+@dataclasses.dataclass(frozen=True)
+class _Preconditioned(LinearSolver):
+    """A Krylov backend with a right preconditioner set up once per matrix; subclasses give
+    `_iterate`. The true residual is re-checked after each run of the iteration (the tracked one
+    can drift from it) and the iteration rerun on what is left, at most three times."""
 
-    def __init__(self, tolerance=1e-8, max_matvecs=10_000, preconditioner: str = "ilu"):
-        super().__init__(tolerance, max_matvecs)
-        if preconditioner not in PRECONDITIONERS:
+    preconditioner: str = "ilu"
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.preconditioner not in PRECONDITIONERS:
             raise ValueError(
-                f"unknown preconditioner {preconditioner!r}; available: {list(PRECONDITIONERS)}"
+                f"unknown preconditioner {self.preconditioner!r}; available: "
+                f"{list(PRECONDITIONERS)}"
             )
-        self.preconditioner = preconditioner
 
-    def settings(self) -> dict:
-        return {**super().settings(), "preconditioner": self.preconditioner}
+    @property
+    def label(self) -> str:
+        return f"{self.name}+{self.preconditioner}"
 
-    def _solve(self, matrix, rhs, x, target, same_operator):
-        if not same_operator:
-            self._apply_inverse = make_preconditioner(self.preconditioner, matrix)
+    def _prepare(self, matrix):
+        return make_preconditioner(self.preconditioner, matrix)
+
+    def _solve(self, state, rhs, x, target):
+        matrix, inverse, recycled = state.matrix, state.prepared, state.recycled
         iterations = matvecs = 0
-        for _ in range(3):  # the tracked residual can drift from the true one: re-check it
+        for _ in range(3):
             r = rhs - matrix @ x
             matvecs += 1
             if np.linalg.norm(r) <= target or matvecs >= self.max_matvecs:
                 break
             counted = _Counted(matrix)
-            dx, steps = self._iterate(counted, r, target, self.max_matvecs - matvecs, same_operator)
+            budget = self.max_matvecs - matvecs
+            dx, steps, recycled = self._iterate(counted, inverse, r, target, budget, recycled)
             x = x + dx
             iterations += steps
             matvecs += counted.calls
-            same_operator = True
-        return x, iterations, matvecs
+        return x, iterations, matvecs, recycled
 
-    def _iterate(self, matrix_apply, residual, target, budget, same_operator):
-        """Return `(dx, iterations)` with `‖residual - A dx‖ ≤ target` if possible."""
+    def _iterate(
+        self,
+        matrix_apply: Callable,
+        inverse: Callable,
+        residual: np.ndarray,
+        target: float,
+        budget: int,
+        recycled: RecycledSpace | None,
+    ) -> tuple[np.ndarray, int, RecycledSpace | None]:
+        """Return `(dx, iterations, recycled)` with `‖residual - A dx‖ ≤ target` if possible,
+        applying `A` as `matrix_apply` and `M⁻¹` as `inverse`."""
         raise NotImplementedError
 
 
+@dataclasses.dataclass(frozen=True)
 class GMRESSolver(_Preconditioned):
     """Restarted GMRES(`restart`) (`datagen.krylov.gmres`)."""
 
-    name = "gmres"
+    restart: int = 40
+    name: ClassVar[str] = "gmres"
 
-    def __init__(self, tolerance=1e-8, max_matvecs=10_000, preconditioner="ilu", restart=40):
-        super().__init__(tolerance, max_matvecs, preconditioner)
-        self.restart = restart
-
-    def settings(self) -> dict:
-        return {**super().settings(), "restart": self.restart}
-
-    def _iterate(self, matrix_apply, residual, target, budget, same_operator):
-        inverse = self._apply_inverse
+    def _iterate(self, matrix_apply, inverse, residual, target, budget, recycled):
         outcome = gmres(
             lambda v: matrix_apply(inverse(v)),
             residual,
@@ -186,53 +243,62 @@ class GMRESSolver(_Preconditioned):
             restart=self.restart,
             max_matvecs=budget,
         )
-        return inverse(outcome.correction), outcome.iterations
+        return inverse(outcome.correction), outcome.iterations, None
 
 
+@dataclasses.dataclass(frozen=True)
 class GCRODRSolver(_Preconditioned):
-    """GCRO-DR(`restart`, `recycle`) (`datagen.krylov.GCRODR`), each system on its own."""
+    """GCRO-DR(`restart`, `recycle`) (`datagen.krylov.gcrodr`), each system on its own: the
+    recycled space lives through the restarts of one solve and is then dropped."""
 
-    name = "gcrodr"
-    carry = False
+    restart: int = 40
+    recycle: int = 20
+    name: ClassVar[str] = "gcrodr"
 
-    def __init__(
-        self, tolerance=1e-8, max_matvecs=10_000, preconditioner="ilu", restart=40, recycle=20
-    ):
-        super().__init__(tolerance, max_matvecs, preconditioner)
-        self.krylov = GCRODR(restart, recycle, carry=self.carry)
+    def __post_init__(self):
+        super().__post_init__()
+        if not 0 < self.recycle < self.restart:
+            raise ValueError(
+                f"need 0 < recycle < restart, got recycle={self.recycle}, restart={self.restart}"
+            )
 
-    def settings(self) -> dict:
-        return {
-            **super().settings(),
-            "restart": self.krylov.restart,
-            "recycle": self.krylov.recycle,
-        }
-
-    def reset(self) -> None:
-        super().reset()
-        self.krylov.reset()
-
-    def _iterate(self, matrix_apply, residual, target, budget, same_operator):
-        inverse = self._apply_inverse
-        outcome = self.krylov.solve(
+    def _iterate(self, matrix_apply, inverse, residual, target, budget, recycled):
+        outcome = gcrodr(
             lambda v: matrix_apply(inverse(v)),
             residual,
             target,
+            restart=self.restart,
+            recycle=self.recycle,
+            recycled=recycled,
             max_matvecs=budget,
-            same_operator=same_operator,
         )
-        return inverse(outcome.correction), outcome.iterations
+        return inverse(outcome.correction), outcome.iterations, self._kept(outcome.recycled)
+
+    def _kept(self, recycled: RecycledSpace | None) -> RecycledSpace | None:
+        """What a solve leaves in its state for the next right-hand side: nothing, here."""
+        return None
 
 
+@dataclasses.dataclass(frozen=True)
 class SKRSolver(GCRODRSolver):
-    """Sorting Krylov recycling: GCRO-DR carrying its recycled space from each system to the next,
-    on systems the generator has sorted so that neighbours are similar."""
+    """Sorting Krylov recycling: GCRO-DR carrying its recycled space from each system to the next
+    (through the states), on systems the generator has sorted so that neighbours are similar.
+    With the same matrix the space is reused as it is; with a new one (`init(matrix, previous)`)
+    its `k` images are recomputed."""
 
-    name = "skr"
-    carry = True
-    sorts = True
+    name: ClassVar[str] = "skr"
+    sorts: ClassVar[bool] = True
+
+    def _kept(self, recycled):
+        return recycled
+
+    def _carried(self, previous):
+        if previous is None or previous.recycled is None:
+            return None
+        return previous.recycled.for_new_operator()
 
 
+@dataclasses.dataclass(frozen=True)
 class _ScipyKrylov(_Preconditioned):
     """A SciPy Krylov method on `A` with `M⁻¹` as a `LinearOperator`; subclasses give `_method`."""
 
@@ -240,10 +306,10 @@ class _ScipyKrylov(_Preconditioned):
         """Call the SciPy solver with `common` (target, preconditioner, iteration callback)."""
         raise NotImplementedError
 
-    def _iterate(self, matrix_apply, residual, target, budget, same_operator):
+    def _iterate(self, matrix_apply, inverse, residual, target, budget, recycled):
         shape = (residual.shape[0],) * 2
         operator = spla.LinearOperator(shape, matvec=matrix_apply, dtype=np.float64)
-        inverse = spla.LinearOperator(shape, matvec=self._apply_inverse, dtype=np.float64)
+        preconditioner = spla.LinearOperator(shape, matvec=inverse, dtype=np.float64)
         steps = [0]
         dx, _ = self._method(
             operator,
@@ -251,51 +317,43 @@ class _ScipyKrylov(_Preconditioned):
             budget,
             rtol=0.0,
             atol=target,
-            M=inverse,
+            M=preconditioner,
             callback=lambda _: steps.__setitem__(0, steps[0] + 1),
         )
-        return dx, steps[0]
+        return dx, steps[0], None
 
 
+@dataclasses.dataclass(frozen=True)
 class GCROTMKSolver(_ScipyKrylov):
     """SciPy's `gcrotmk(m, k)` (flexible GCROT of Hicken and Zingg), each system on its own."""
 
-    name = "gcrotmk"
-
-    def __init__(self, tolerance=1e-8, max_matvecs=10_000, preconditioner="ilu", m=40, k=20):
-        super().__init__(tolerance, max_matvecs, preconditioner)
-        self.m, self.k = m, k
-
-    def settings(self) -> dict:
-        return {**super().settings(), "m": self.m, "k": self.k}
+    m: int = 40
+    k: int = 20
+    name: ClassVar[str] = "gcrotmk"
 
     def _method(self, operator, residual, budget, **common):
         maxiter = max(1, budget // self.m)  # gcrotmk counts outer cycles of about m matvecs
         return spla.gcrotmk(operator, residual, m=self.m, k=self.k, maxiter=maxiter, **common)
 
 
+@dataclasses.dataclass(frozen=True)
 class AMGCGSolver(_ScipyKrylov):
     """Conjugate gradients preconditioned by one smoothed-aggregation AMG V-cycle (pyamg).
     For symmetric positive definite matrices only."""
 
-    name = "cg-amg"
-    spd_only = True
+    preconditioner: str = "amg"
+    name: ClassVar[str] = "cg-amg"
+    spd_only: ClassVar[bool] = True
 
-    def __init__(self, tolerance=1e-8, max_matvecs=10_000, preconditioner="amg"):
-        super().__init__(tolerance, max_matvecs, preconditioner)
+    @property
+    def label(self) -> str:
+        return self.name if self.preconditioner == "amg" else super().label
 
     def _method(self, operator, residual, budget, **common):
         return spla.cg(operator, residual, maxiter=budget, **common)
 
 
-SOLVERS: dict[str, type[Backend]] = {
+SOLVERS: dict[str, type[LinearSolver]] = {
     cls.name: cls
     for cls in (DirectSolver, AMGCGSolver, GMRESSolver, GCROTMKSolver, GCRODRSolver, SKRSolver)
 }
-
-
-def make_solver(name: str, **options) -> Backend:
-    """Build the backend `name` (one of `SOLVERS`) with its `options`."""
-    if name not in SOLVERS:
-        raise ValueError(f"unknown solver {name!r}; available: {sorted(SOLVERS)} or 'auto'")
-    return SOLVERS[name](**options)

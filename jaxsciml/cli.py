@@ -53,7 +53,7 @@ def _datagen(args) -> None:
     )
     for entry in report.race:
         result = f"{entry.seconds:.3f} s" if entry.seconds is not None else entry.note
-        print(f"  race: {entry.name} {entry.options or ''} {result}")
+        print(f"  race: {entry.solver().label} {result}")
 
 
 OPTION_PREFIX = "option_"  # argparse destinations of family options, apart from the common ones

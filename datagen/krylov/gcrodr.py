@@ -4,10 +4,13 @@ Parks, de Sturler, Mackey, Johnson & Maiti, "Recycling Krylov subspaces for sequ
 systems", SIAM J. Sci. Comput. 28 (2006), Algorithm 2.1, as the SKR paper uses it (through PETSc's
 HPDDM, `m = 40`, `k = 20`, harmonic Ritz vectors of smallest magnitude).
 
-The solver keeps `U` (`k` vectors) with `A U = C`, `C` orthonormal. Each cycle runs `m - k`
+The recycled space is `U` (`k` vectors) with `A U = C`, `C` orthonormal. Each cycle runs `m - k`
 Arnoldi steps of `(I - C Cᵀ) A`, minimises the residual over `span(U) + K`, and replaces `U` by the
 `k` harmonic Ritz vectors of smallest magnitude found in that space. When the next system arrives
 (a new `A`), `U` is kept and `C` recomputed: `A U = Q R`, `C = Q`, `U ← U R⁻¹` (`k` matvecs).
+
+`gcrodr` is a function: the recycled space goes in and comes out (`RecycledSpace`), so the caller
+decides what is carried from one system to the next.
 """
 
 from collections.abc import Callable
@@ -16,7 +19,7 @@ import numpy as np
 import scipy.linalg as sla
 
 from datagen.krylov.arnoldi import arnoldi_cycle
-from datagen.krylov.result import KrylovOutcome
+from datagen.krylov.result import KrylovOutcome, RecycledSpace
 
 
 def smallest_eigenspace(values: np.ndarray, vectors: np.ndarray, k: int) -> np.ndarray:
@@ -51,120 +54,106 @@ def _recycled_coefficients(p: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np
     return sla.solve_triangular(r, p[:, keep].T, trans="T").T, q
 
 
-class GCRODR:
-    """A recycling GMRES solver; one instance solves a sequence of systems in order.
+def _refresh(apply: Callable, basis: np.ndarray) -> RecycledSpace:
+    """`C` for a new operator: `A U = Q R`, `C = Q`, `U ← U R⁻¹` (pivoted)."""
+    image = np.stack([apply(u) for u in basis])
+    q, r, pivots = sla.qr(image.T, mode="economic", pivoting=True)
+    keep = np.abs(np.diag(r)) > 1e-12 * abs(r[0, 0])
+    size = int(keep.sum())
+    basis = sla.solve_triangular(r[:size, :size], basis[pivots[:size]], trans="T")
+    return RecycledSpace(np.ascontiguousarray(basis), np.ascontiguousarray(q[:, :size].T))
 
-    **Arguments:** `restart` (`m`, the size of the search space per cycle, recycled vectors
-    included), `recycle` (`k < m`), and `carry`: keep the recycled space from one `solve` to the
-    next (SKR) or start every system afresh (GCRO-DR on each system alone, which is GMRES-DR).
+
+def _first_cycle(apply, r, y, target, budget, restart, recycle):
+    """A GMRES(m) cycle; its harmonic Ritz vectors of smallest magnitude become `U` (`None` if
+    the cycle was too short to find `k` of them)."""
+    cycle = arnoldi_cycle(apply, r, min(restart, budget), target)
+    z, basis, h = cycle.coefficients, cycle.basis, cycle.hessenberg
+    y += basis[:-1].T @ z
+    r -= basis.T @ (h @ z)
+    j = cycle.steps
+    if j <= recycle or h[j, j - 1] == 0:
+        return cycle, None
+    square = h[:j, :j].copy()
+    unit = np.zeros(j)
+    unit[-1] = 1.0
+    square[:, -1] += h[j, j - 1] ** 2 * np.linalg.solve(square.T, unit)
+    values, vectors = sla.eig(square)
+    p = smallest_eigenspace(values, vectors, recycle)
+    if not p.shape[1]:
+        return cycle, None
+    m, q = _recycled_coefficients(p, h)
+    return cycle, RecycledSpace(m.T @ basis[:-1], q.T @ basis)
+
+
+def _deflated_cycle(apply, r, y, target, budget, restart, recycle, space: RecycledSpace):
+    """`m - k` Arnoldi steps of `(I - C Cᵀ) A`, the minimal residual over `span(U) + K`, and
+    the new recycled space from the harmonic Ritz problem `GᵀG p = θ Gᵀ Ŵᵀ V̂ p`."""
+    u, c = space.basis, space.image
+    k = u.shape[0]
+    steps = max(1, min(restart - k, budget))
+    cycle = arnoldi_cycle(apply, r, steps, target, deflation=c)
+    j, basis, h, b = cycle.steps, cycle.basis, cycle.hessenberg, cycle.projections
+    z = cycle.coefficients
+    along_c = c @ r
+    y += u.T @ (along_c - b @ z) + basis[:-1].T @ z
+    r -= c.T @ along_c + basis.T @ (h @ z)
+    # The cycle's space V̂ = [U D, V_j] with A V̂ = Ŵ G, Ŵ = [C, V_{j+1}] = `cycle.rows`.
+    scale = 1.0 / np.linalg.norm(u, axis=1)
+    g = np.zeros((k + j + 1, k + j))
+    g[:k, :k] = np.diag(scale)
+    g[:k, k:] = b
+    g[k:, k:] = h
+    inner = np.zeros_like(g)  # Ŵᵀ V̂
+    inner[:, :k] = (cycle.rows @ u.T) * scale
+    inner[k : k + j, k:] = np.eye(j)
+    values, vectors = sla.eig(g.T @ g, g.T @ inner)
+    p = smallest_eigenspace(values, vectors, recycle)
+    if not p.shape[1]:
+        return cycle, space
+    m, q = _recycled_coefficients(p, g)
+    basis_new = (m[:k] * scale[:, None]).T @ u + m[k:].T @ basis[:-1]
+    return cycle, RecycledSpace(basis_new, q.T @ cycle.rows)
+
+
+def gcrodr(
+    apply: Callable[[np.ndarray], np.ndarray],
+    residual: np.ndarray,
+    target: float,
+    *,
+    restart: int = 40,
+    recycle: int = 20,
+    recycled: RecycledSpace | None = None,
+    max_matvecs: int = 10_000,
+) -> KrylovOutcome:
+    """Find `y` with `‖r - A y‖ ≤ target` by GCRO-DR(`restart`, `recycle`), starting from the
+    `recycled` space if one is given.
+
+    `apply` is `v ↦ A v` (for right preconditioning `v ↦ A M⁻¹ v`), `residual` the initial
+    residual `r` (`(n,)`). A `recycled` space whose `image` is known for this `A` (e.g. from the
+    previous right-hand side of the same matrix) is used without the `k` matvecs of a refresh.
+    The outcome's `recycled` is the space to carry to the next system.
     """
-
-    def __init__(self, restart: int = 40, recycle: int = 20, carry: bool = True):
-        if not 0 < recycle < restart:
-            raise ValueError(
-                f"need 0 < recycle < restart, got recycle={recycle}, restart={restart}"
-            )
-        self.restart, self.recycle, self.carry = restart, recycle, carry
-        self.reset()
-
-    def reset(self) -> None:
-        """Forget the recycled space."""
-        self.recycled: np.ndarray | None = None  # U, (k, n) rows
-        self._deflation: np.ndarray | None = None  # C = A U for the operator last solved
-
-    def _refresh(self, apply: Callable) -> None:
-        """Recompute `C` for a new operator: `A U = Q R`, `C = Q`, `U ← U R⁻¹` (pivoted)."""
-        image = np.stack([apply(u) for u in self.recycled])
-        q, r, pivots = sla.qr(image.T, mode="economic", pivoting=True)
-        keep = np.abs(np.diag(r)) > 1e-12 * abs(r[0, 0])
-        size = int(keep.sum())
-        self.recycled = np.ascontiguousarray(
-            sla.solve_triangular(r[:size, :size], self.recycled[pivots[:size]], trans="T")
-        )
-        self._deflation = np.ascontiguousarray(q[:, :size].T)
-
-    def _first_cycle(self, apply, r, y, target, budget):
-        """A GMRES(m) cycle; its harmonic Ritz vectors of smallest magnitude become `U`."""
-        cycle = arnoldi_cycle(apply, r, min(self.restart, budget), target)
-        z, basis, h = cycle.coefficients, cycle.basis, cycle.hessenberg
-        y += basis[:-1].T @ z
-        r -= basis.T @ (h @ z)
-        j = cycle.steps
-        if j > self.recycle and h[j, j - 1] != 0:
-            square = h[:j, :j].copy()
-            unit = np.zeros(j)
-            unit[-1] = 1.0
-            square[:, -1] += h[j, j - 1] ** 2 * np.linalg.solve(square.T, unit)
-            values, vectors = sla.eig(square)
-            p = smallest_eigenspace(values, vectors, self.recycle)
-            if p.shape[1]:
-                m, q = _recycled_coefficients(p, h)
-                self.recycled, self._deflation = m.T @ basis[:-1], q.T @ basis
-        return cycle
-
-    def _deflated_cycle(self, apply, r, y, target, budget):
-        """`m - k` Arnoldi steps of `(I - C Cᵀ) A`, the minimal residual over `span(U) + K`, and
-        the new recycled space from the harmonic Ritz problem `GᵀG p = θ Gᵀ Ŵᵀ V̂ p`."""
-        u, c = self.recycled, self._deflation
-        k = u.shape[0]
-        steps = max(1, min(self.restart - k, budget))
-        cycle = arnoldi_cycle(apply, r, steps, target, deflation=c)
-        j, basis, h, b = cycle.steps, cycle.basis, cycle.hessenberg, cycle.projections
-        z = cycle.coefficients
-        along_c = c @ r
-        y += u.T @ (along_c - b @ z) + basis[:-1].T @ z
-        r -= c.T @ along_c + basis.T @ (h @ z)
-        # The cycle's space V̂ = [U D, V_j] with A V̂ = Ŵ G, Ŵ = [C, V_{j+1}] = `cycle.rows`.
-        scale = 1.0 / np.linalg.norm(u, axis=1)
-        g = np.zeros((k + j + 1, k + j))
-        g[:k, :k] = np.diag(scale)
-        g[:k, k:] = b
-        g[k:, k:] = h
-        inner = np.zeros_like(g)  # Ŵᵀ V̂
-        inner[:, :k] = (cycle.rows @ u.T) * scale
-        inner[k : k + j, k:] = np.eye(j)
-        values, vectors = sla.eig(g.T @ g, g.T @ inner)
-        p = smallest_eigenspace(values, vectors, self.recycle)
-        if p.shape[1]:
-            m, q = _recycled_coefficients(p, g)
-            self.recycled = (m[:k] * scale[:, None]).T @ u + m[k:].T @ basis[:-1]
-            self._deflation = q.T @ cycle.rows
-        return cycle
-
-    def solve(
-        self,
-        apply: Callable[[np.ndarray], np.ndarray],
-        residual: np.ndarray,
-        target: float,
-        *,
-        max_matvecs: int = 10_000,
-        same_operator: bool = False,
-    ) -> KrylovOutcome:
-        """Find `y` with `‖r - A y‖ ≤ target`, starting from the recycled space if there is one.
-
-        `apply` is `v ↦ A v` (for right preconditioning `v ↦ A M⁻¹ v`), `residual` the initial
-        residual `r` (`(n,)`). `same_operator=True` says that `A` is the operator of the previous
-        call (e.g. implicit time steps of one matrix), so `C` is reused without `k` matvecs.
-        """
-        if not self.carry:
-            self.reset()
-        r = np.array(residual, np.float64)
-        y = np.zeros_like(r)
-        matvecs = iterations = cycles = 0
-        if self.recycled is not None:
-            if not same_operator or self._deflation is None:
-                matvecs += self.recycled.shape[0]
-                self._refresh(apply)
-            along_c = self._deflation @ r
-            y += self.recycled.T @ along_c
-            r -= self._deflation.T @ along_c
-        while np.linalg.norm(r) > target and matvecs < max_matvecs:
-            budget = max_matvecs - matvecs
-            if self.recycled is None:
-                cycle = self._first_cycle(apply, r, y, target, budget)
-            else:
-                cycle = self._deflated_cycle(apply, r, y, target, budget)
-            matvecs += cycle.steps
-            iterations += cycle.steps
-            cycles += 1
-        return KrylovOutcome(y, r, iterations=iterations, matvecs=matvecs, cycles=cycles)
+    if not 0 < recycle < restart:
+        raise ValueError(f"need 0 < recycle < restart, got recycle={recycle}, restart={restart}")
+    r = np.array(residual, np.float64)
+    y = np.zeros_like(r)
+    matvecs = iterations = cycles = 0
+    space = recycled
+    if space is not None:
+        if space.image is None:
+            matvecs += space.basis.shape[0]
+            space = _refresh(apply, space.basis)
+        along_c = space.image @ r
+        y += space.basis.T @ along_c
+        r -= space.image.T @ along_c
+    while np.linalg.norm(r) > target and matvecs < max_matvecs:
+        budget = max_matvecs - matvecs
+        if space is None:
+            cycle, space = _first_cycle(apply, r, y, target, budget, restart, recycle)
+        else:
+            cycle, space = _deflated_cycle(apply, r, y, target, budget, restart, recycle, space)
+        matvecs += cycle.steps
+        iterations += cycle.steps
+        cycles += 1
+    return KrylovOutcome(y, r, iterations, matvecs, cycles, recycled=space)

@@ -26,11 +26,17 @@ class LinearSystem:
 @dataclasses.dataclass(frozen=True)
 class Solved:
     """One finished sample: the stored `inputs` `(c_in, *spatial)` and `outputs`
-    `(c_out, *spatial)`, and the `results` of the solves that made it (one per linear system)."""
+    `(c_out, *spatial)`, and the `results` of the solves that made it (one per linear system,
+    `datagen.linear_solvers.SolveResult`, the last one holding the solver state to pass on)."""
 
     inputs: np.ndarray
     outputs: np.ndarray
     results: list
+
+    @property
+    def state(self):
+        """The solver state the last solve left, for `solve(θ', solver, previous=...)`."""
+        return self.results[-1].state
 
 
 @runtime_checkable
@@ -38,7 +44,8 @@ class LinearProblem(Protocol):
     """A family `A(θ) x = b(θ)` of discretized PDEs on a uniform grid of the unit cube.
 
     The generator draws `θ = sample(rng)`, orders the samples by `features(θ)` when the solver
-    profits from similar neighbours, and calls `solve(θ, solver)` in that order.
+    profits from similar neighbours, and calls `solve(θ, solver, previous)` in that order, passing
+    each sample the solver state the one before left (`Solved.state`).
     """
 
     name: str
@@ -57,8 +64,9 @@ class LinearProblem(Protocol):
     def features(self, theta: Any) -> np.ndarray:
         """A 1-D vector whose Euclidean distances approximate the distances between parameters."""
 
-    def solve(self, theta: Any, solver) -> Solved:
-        """Solve the member θ with `solver` (a `datagen.linear_solvers.Backend`)."""
+    def solve(self, theta: Any, solver, previous=None) -> Solved:
+        """Solve the member θ with `solver` (a `datagen.linear_solvers.LinearSolver`), carrying
+        over from the `previous` sample's solver state (`Solved.state`) what the solver keeps."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,7 +145,8 @@ class StationaryProblem(GridProblem):
     def to_sample(self, theta: np.ndarray, solution: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return theta, embed_interior(solution, self.resolution, self.dim)[None]
 
-    def solve(self, theta: np.ndarray, solver) -> Solved:
-        result = solver.solve(self.assemble(theta))
+    def solve(self, theta: np.ndarray, solver, previous=None) -> Solved:
+        system = self.assemble(theta)
+        result = solver.solve(solver.init(system.matrix, previous), system.rhs)
         inputs, outputs = self.to_sample(theta, result.solution)
         return Solved(inputs, outputs, [result])

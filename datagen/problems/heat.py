@@ -2,8 +2,9 @@
 
 Implicit time stepping by the θ-method: `(I + θ Δt A) uⁿ⁺¹ = (I - (1-θ) Δt A) uⁿ`, with `A` the
 diffusion matrix (`θ = 1` backward Euler, `θ = 1/2` Crank-Nicolson). One sample is a sequence of
-`steps` linear systems with the same matrix, each started from the previous solution: a recycling
-solver carries its subspace along time as well as from sample to sample.
+`steps` linear systems with the same matrix, each started from the previous solution, all solved
+from one solver state (one factorization or preconditioner per sample): a recycling solver carries
+its subspace along time as well as from sample to sample.
 """
 
 import dataclasses
@@ -12,7 +13,7 @@ from typing import ClassVar
 import numpy as np
 import scipy.sparse as sp
 
-from datagen.problems.base import CoefficientAndField, LinearSystem, Solved
+from datagen.problems.base import CoefficientAndField, Solved
 from datagen.problems.discretize import diffusion_matrix, embed_interior, interior
 
 
@@ -39,16 +40,17 @@ class Heat(CoefficientAndField):
         if not 0.5 <= self.theta <= 1:
             raise ValueError(f"theta must be in [1/2, 1] for stability, got {self.theta}")
 
-    def solve(self, theta: np.ndarray, solver) -> Solved:
+    def solve(self, theta: np.ndarray, solver, previous=None) -> Solved:
         stiffness = diffusion_matrix(theta[0])
         identity = sp.identity(stiffness.shape[0], format="csr")
         implicit = (identity + self.theta * self.time_step * stiffness).tocsr()
         explicit = (identity - (1 - self.theta) * self.time_step * stiffness).tocsr()
         u = interior(theta[1])
+        state = solver.init(implicit, previous)
         snapshots, results = [], []
         for _ in range(self.steps):
-            result = solver.solve(LinearSystem(implicit, explicit @ u), initial_guess=u)
-            u = result.solution
+            result = solver.solve(state, explicit @ u, initial_guess=u)
+            u, state = result.solution, result.state
             snapshots.append(embed_interior(u, self.resolution, self.dim))
             results.append(result)
         return Solved(theta, np.stack(snapshots), results)

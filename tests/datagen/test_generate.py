@@ -76,11 +76,11 @@ def test_interrupted_run_resumes_and_matches_an_uninterrupted_one(tmp_path, monk
     calls = {"n": 0}
     original = DirectSolver.solve
 
-    def crash_on_the_fifth_solve(self, system, initial_guess=None):
+    def crash_on_the_fifth_solve(self, state, rhs, initial_guess=None):
         calls["n"] += 1
         if calls["n"] == 5:
             raise KeyboardInterrupt
-        return original(self, system, initial_guess)
+        return original(self, state, rhs, initial_guess)
 
     out = tmp_path / "resumed"
     monkeypatch.setattr(DirectSolver, "solve", crash_on_the_fifth_solve)
@@ -140,7 +140,8 @@ def test_writer_refuses_non_finite_values_and_bad_shapes(tmp_path):
 def test_unconverged_solve_raises():
     system = datagen.Darcy(resolution=5).assemble(np.ones((5, 5)))
     with pytest.raises(SolveError, match="residual"):
-        DirectSolver(tolerance=1e-30).solve(system)
+        solver = DirectSolver(tolerance=1e-30)
+        solver.solve(solver.init(system.matrix), system.rhs)
 
 
 def test_unknown_problem_and_solver_are_named(tmp_path):

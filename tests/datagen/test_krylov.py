@@ -5,7 +5,8 @@ import pytest
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from datagen.krylov import GCRODR, gmres, make_preconditioner
+from datagen.auto import make_solver
+from datagen.krylov import gcrodr, gmres, make_preconditioner
 from datagen.krylov.sorting import (
     curve_order,
     greedy_order,
@@ -13,8 +14,8 @@ from datagen.krylov.sorting import (
     path_length,
     sort_order,
 )
-from datagen.linear_solvers import SOLVERS, SolveError, make_solver
-from datagen.problems import ConvectionDiffusion, Darcy, Helmholtz, LinearSystem
+from datagen.linear_solvers import SOLVERS, SolveError
+from datagen.problems import ConvectionDiffusion, Darcy, Helmholtz
 
 
 def random_nonsymmetric(n, seed, shift=0.0):
@@ -26,6 +27,11 @@ def random_nonsymmetric(n, seed, shift=0.0):
 
 def relative(matrix, x, b):
     return np.linalg.norm(b - matrix @ x) / np.linalg.norm(b)
+
+
+def solve_once(solver, system):
+    """One system, one fresh state."""
+    return solver.solve(solver.init(system.matrix), system.rhs)
 
 
 def assert_matches_direct(matrix, x, b, rtol=1e-7):
@@ -58,12 +64,13 @@ def test_gmres_solves_to_tolerance_and_counts_its_matvecs():
 
 @pytest.mark.parametrize("restart, recycle", [(20, 5), (30, 10), (40, 20)])
 def test_gcrodr_solves_random_nonsymmetric_systems(restart, recycle):
-    solver = GCRODR(restart, recycle, carry=False)
     for seed in range(3):
         matrix = random_nonsymmetric(400, seed, shift=seed * 0.3)
         b = np.random.default_rng(seed + 10).standard_normal(400)
         counted = CountingMatrix(matrix)
-        outcome = solver.solve(lambda v: counted @ v, b, 1e-10 * np.linalg.norm(b))
+        outcome = gcrodr(
+            lambda v: counted @ v, b, 1e-10 * np.linalg.norm(b), restart=restart, recycle=recycle
+        )
         assert relative(matrix, outcome.correction, b) <= 1e-10 * 1.01
         assert_matches_direct(matrix, outcome.correction, b)
         assert outcome.matvecs == counted.calls
@@ -71,17 +78,21 @@ def test_gcrodr_solves_random_nonsymmetric_systems(restart, recycle):
 
 def test_gcrodr_recycled_space_satisfies_a_u_equals_c_with_c_orthonormal():
     matrix = random_nonsymmetric(300, 3)
-    solver = GCRODR(30, 10)
     b = np.ones(300)
-    solver.solve(lambda v: matrix @ v, b, 1e-10 * np.linalg.norm(b))
-    u, c = solver.recycled, solver._deflation
+    target = 1e-10 * np.linalg.norm(b)
+    space = gcrodr(lambda v: matrix @ v, b, target, restart=30, recycle=10).recycled
+    u, c = space.basis, space.image
     assert u.shape == c.shape and 10 <= u.shape[0] <= 11
     np.testing.assert_allclose(c @ c.T, np.eye(len(c)), atol=1e-10)
     np.testing.assert_allclose((matrix @ u.T).T, c, atol=1e-8)
     # a new matrix: the space is kept and C recomputed for it
     other = random_nonsymmetric(300, 4)
-    solver.solve(lambda v: other @ v, b, 1e-10 * np.linalg.norm(b))
-    np.testing.assert_allclose((other @ solver.recycled.T).T, solver._deflation, atol=1e-8)
+    carried = space.for_new_operator()
+    assert carried.image is None
+    space = gcrodr(
+        lambda v: other @ v, b, target, restart=30, recycle=10, recycled=carried
+    ).recycled
+    np.testing.assert_allclose((other @ space.basis.T).T, space.image, atol=1e-8)
 
 
 def test_deflated_restarts_beat_plain_restarts_on_a_hard_spectrum():
@@ -91,7 +102,7 @@ def test_deflated_restarts_beat_plain_restarts_on_a_hard_spectrum():
     target = 1e-8 * np.linalg.norm(system.rhs)
     apply = lambda v: system.matrix @ v
     plain = gmres(apply, system.rhs, target, restart=30)
-    deflated = GCRODR(30, 10, carry=False).solve(apply, system.rhs, target)
+    deflated = gcrodr(apply, system.rhs, target, restart=30, recycle=10)
     assert deflated.residual_norm <= target and plain.residual_norm <= target
     assert deflated.matvecs < 0.6 * plain.matvecs, (deflated.matvecs, plain.matvecs)
 
@@ -108,13 +119,20 @@ def test_carrying_the_recycled_space_saves_matvecs_on_a_slowly_varying_sequence(
     systems = slowly_varying_sequence(6)
 
     def total(carry):
-        solver = GCRODR(30, 10, carry=carry)
-        matvecs = 0
+        matvecs, space = 0, None
         for system in systems:
             target = 1e-8 * np.linalg.norm(system.rhs)
-            outcome = solver.solve(lambda v: system.matrix @ v, system.rhs, target)
+            carried = space.for_new_operator() if carry and space is not None else None
+            outcome = gcrodr(
+                lambda v: system.matrix @ v,
+                system.rhs,
+                target,
+                restart=30,
+                recycle=10,
+                recycled=carried,
+            )
             assert outcome.residual_norm <= target
-            matvecs += outcome.matvecs
+            matvecs, space = matvecs + outcome.matvecs, outcome.recycled
         return matvecs
 
     carried, fresh = total(True), total(False)
@@ -123,15 +141,35 @@ def test_carrying_the_recycled_space_saves_matvecs_on_a_slowly_varying_sequence(
 
 def test_same_operator_reuses_the_deflation_space_without_matvecs():
     system = slowly_varying_sequence(1)[0]
-    solver = GCRODR(30, 10)
+    apply = lambda v: system.matrix @ v
     target = 1e-8 * np.linalg.norm(system.rhs)
-    first = solver.solve(lambda v: system.matrix @ v, system.rhs, target)
+    first = gcrodr(apply, system.rhs, target, restart=30, recycle=10)
     rhs = np.random.default_rng(5).standard_normal(system.rhs.shape)
-    second = solver.solve(
-        lambda v: system.matrix @ v, rhs, 1e-8 * np.linalg.norm(rhs), same_operator=True
+    second = gcrodr(
+        apply, rhs, 1e-8 * np.linalg.norm(rhs), restart=30, recycle=10, recycled=first.recycled
     )
     assert second.matvecs == second.iterations  # no k matvecs to refresh C
     assert second.matvecs < first.matvecs
+
+
+def test_backends_keep_nothing_inside_and_carry_only_through_their_states():
+    systems = slowly_varying_sequence(2)
+    skr = make_solver("skr", preconditioner="jacobi")
+    state = skr.init(systems[0].matrix)
+    first = skr.solve(state, systems[0].rhs)
+    np.testing.assert_array_equal(skr.solve(state, systems[0].rhs).solution, first.solution)
+    assert first.seconds >= state.setup_seconds > 0 and first.state.setup_seconds == 0
+    # SKR: the next matrix starts from the recycled space, whose image must be recomputed
+    carried = skr.init(systems[1].matrix, first.state)
+    assert carried.recycled.image is None
+    np.testing.assert_array_equal(carried.recycled.basis, first.state.recycled.basis)
+    assert skr.solve(carried, systems[1].rhs).matvecs < solve_once(skr, systems[1]).matvecs
+    # GCRO-DR on each system alone, and the other backends, pass nothing on
+    for name in ("gcrodr", "gmres", "direct"):
+        solver = make_solver(name)
+        result = solve_once(solver, systems[0])
+        assert result.state.recycled is None
+        assert solver.init(systems[1].matrix, result.state).recycled is None
 
 
 @pytest.mark.parametrize("name", ["jacobi", "ilu", "amg"])
@@ -152,7 +190,8 @@ def test_krylov_backend_reports_the_matvecs_it_made():
     b = np.ones(200)
     for name in ("gmres", "gcrodr", "skr"):
         counted.calls = 0
-        result = make_solver(name, preconditioner="none").solve(LinearSystem(counted, b))
+        solver = make_solver(name, preconditioner="none")
+        result = solver.solve(solver.init(counted), b)
         assert result.matvecs == counted.calls - 1  # the backend's own final residual check
 
 
@@ -171,7 +210,7 @@ def test_every_applicable_backend_matches_the_direct_solution(problem):
     for name, backend in SOLVERS.items():
         if backend.spd_only and not spd:
             continue
-        result = make_solver(name, tolerance=1e-10).solve(system)
+        result = solve_once(make_solver(name, tolerance=1e-10), system)
         assert result.relative_residual <= 1e-10
         assert relative(system.matrix, result.solution, system.rhs) == pytest.approx(
             result.relative_residual
@@ -182,7 +221,7 @@ def test_every_applicable_backend_matches_the_direct_solution(problem):
 def test_a_tolerance_that_cannot_be_met_in_the_limit_raises():
     system = slowly_varying_sequence(1)[0]
     with pytest.raises(SolveError, match="max_matvecs"):
-        make_solver("gmres", preconditioner="none", max_matvecs=20).solve(system)
+        solve_once(make_solver("gmres", preconditioner="none", max_matvecs=20), system)
     with pytest.raises(ValueError, match="tolerance"):
         make_solver("skr", tolerance=0.0)
     with pytest.raises(ValueError, match="unknown solver"):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import datagen
-from datagen.auto import candidates, race
+from datagen.auto import Auto
 from datagen.format import list_shards, read_header
 from datagen.linear_solvers import SolveError
 from jaxsciml.data import load
@@ -152,11 +152,12 @@ def test_heat_samples_are_trajectories_with_per_step_statistics(tmp_path):
 def test_race_picks_the_fastest_candidate_and_generate_records_it(tmp_path):
     problem = datagen.problems.Helmholtz(resolution=25)
     thetas = [problem.sample(np.random.default_rng(i)) for i in range(2)]
-    entries = race(problem, thetas, 1e-8, num_samples=10**6)
+    auto = Auto(tolerance=1e-8)
+    entries = auto.race(problem, thetas, num_samples=10**6)
     timed = [e for e in entries if e.seconds is not None]
     assert len(timed) >= 2  # a run of a million samples is worth racing
     assert {e.name for e in entries} == {"skr", "gcrotmk", "gmres", "direct"}
-    assert len(entries) == len(candidates(problem))
+    assert len(entries) == len(auto.candidates(problem))
     assert entries[0].seconds == min(e.seconds for e in timed)
     report = datagen.generate("darcy", 6, tmp_path, resolution=17, shard_size=3, progress=False)
     assert report.race and report.backend == report.race[0].name

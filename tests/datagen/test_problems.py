@@ -140,7 +140,7 @@ def test_convection_diffusion_is_non_symmetric_and_checks_the_peclet_number():
 def test_heat_steps_decay_an_eigenmode_exactly_as_the_theta_method_predicts(theta_method):
     """sin(πx) sin(πy) is an eigenvector of the 5-point Laplacian with eigenvalue
     λ = 2 (2 - 2 cos πh) / h², so each step multiplies it by (1 - (1-θ)Δt λ) / (1 + θ Δt λ)."""
-    from datagen.linear_solvers import make_solver
+    from datagen.auto import make_solver
 
     n, dt = 17, 0.01
     problem = Heat(resolution=n, steps=4, time_step=dt, theta=theta_method)
@@ -156,7 +156,7 @@ def test_heat_steps_decay_an_eigenmode_exactly_as_the_theta_method_predicts(thet
 
 
 def test_every_problem_samples_deterministically_and_solves():
-    from datagen.linear_solvers import make_solver
+    from datagen.auto import make_solver
 
     for name in PROBLEMS:
         problem = make_problem(name, resolution=33)
