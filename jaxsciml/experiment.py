@@ -195,16 +195,16 @@ def loss_for(config: Config, model):
     the options of `DGNOLoss`; its weak form lives on the model's domain."""
     name = config.train.loss or registry.family(config.model["name"]).loss
     options = dict(config.train.loss_options)
-    if name in ("physics", "dgno"):
-        if name == "physics" and not config.data.pde:
-            raise ConfigError("[train] loss 'physics' needs [data] pde = {name = ...}")
-        try:
-            if name == "physics":
-                return PhysicsLoss(physics_problem(config.data.pde), **options)
+    if name == "physics" and not config.data.pde:
+        raise ConfigError("[train] loss 'physics' needs [data] pde = {name = ...}")
+    try:
+        if name == "physics":
+            return PhysicsLoss(physics_problem(config.data.pde), **options)
+        if name == "dgno":
             weak_form = WeakForm(model.domain, options.pop("radius", DGNO_RADIUS))
             return DGNOLoss(weak_form, **options)
-        except (TypeError, ValueError) as error:
-            raise ConfigError(f"[train] loss_options: {error}") from error
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"[train] loss_options: {error}") from error
     if options:
         raise ConfigError(f"[train] loss {name!r} takes no loss_options, got {options}")
     return LOSSES[name]

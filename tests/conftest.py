@@ -70,6 +70,16 @@ def one_device():
 
 
 @pytest.fixture
+def perturb():
+    """`perturb(model)`: `model` with every floating array moved by 0.01, so that arrays
+    initialized to zero (MultiONet's layer weights) do not zero the gradients of others, and so
+    that a model file that kept a fresh skeleton's arrays could not pass for the saved ones."""
+    import equinox as eqx
+
+    return lambda model: jax.tree.map(lambda x: x + 0.01 if eqx.is_inexact_array(x) else x, model)
+
+
+@pytest.fixture
 def check_gradients(getkey):
     """`check(objective, params)`: assert that `jax.grad(objective)` at the pytree `params` matches
     a central finite difference (step 1e-6, float64) along three random directions."""

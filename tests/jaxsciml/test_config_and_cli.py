@@ -276,6 +276,24 @@ def test_dgno_family_trains_on_the_fields_alone_on_the_data_domain():
     assert weak_domain.lower.tolist() == [0.0, -1.0] and weak_domain.upper.tolist() == [2, 1]
     assert loss.weak_form.radius == 0.05
     assert loss.centres == 3
+    config = jconfig.from_dict({"model": config.model, "train": {"loss_options": {"size": 3}}})
+    with pytest.raises(ConfigError, match="loss_options.*size"):
+        experiment.loss_for(config, model)
+
+
+@pytest.mark.parametrize(
+    "table, match",
+    [
+        ({"train": {"loss": "physics"}}, "needs \\[data\\] pde"),
+        ({"train": {"loss_options": {"radius": 0.1}}}, "takes no loss_options"),
+    ],
+)
+def test_loss_options_reach_only_the_losses_that_take_them(table, match):
+    from jaxsciml import experiment
+
+    config = jconfig.from_dict({"model": {"name": "fno"}, **table})
+    with pytest.raises(ConfigError, match=match):
+        experiment.loss_for(config, None)
 
 
 def test_operator_ode_family_builds_its_vector_field_from_the_registry():

@@ -104,7 +104,7 @@ def built(request) -> Built:
 
 
 def first_batch(data):
-    """The first batch of `data`, its arrays on the device as `fit` places them."""
+    """The first batch of `data`, its arrays as JAX arrays (on the default device)."""
     return jax.tree.map(jnp.asarray, next(iter(data.batches(SAMPLES, seed=None))))
 
 
@@ -149,18 +149,11 @@ def in_float64(tree):
     )
 
 
-def perturbed(model):
-    """`model` with every array moved by 0.01, so that arrays initialized to zero (MultiONet's
-    layer weights) do not zero the gradients of others, and so that a model file that kept a
-    fresh skeleton's arrays could not pass for the saved ones."""
-    return jax.tree.map(lambda x: x + 0.01 if eqx.is_inexact_array(x) else x, model)
-
-
-def test_loss_gradient_matches_finite_differences(built, check_gradients):
+def test_loss_gradient_matches_finite_differences(built, check_gradients, perturb):
     """The family's own training loss, differentiated with respect to every trainable array."""
     batch = first_batch(built.train)
     with jax.enable_x64(True):
-        model, batch = in_float64(perturbed(built.model)), in_float64(batch)
+        model, batch = in_float64(perturb(built.model)), in_float64(batch)
         loss = experiment.loss_for(built.config, model)
         params, static = eqx.partition(model, trainable_filter(model))
         key = jax.random.key(2)
@@ -184,8 +177,8 @@ def test_second_resolution_where_the_paper_claims_one(built):
     assert error < 0.05, error
 
 
-def test_model_file_round_trip(built, tmp_path):
-    model = perturbed(built.model)
+def test_model_file_round_trip(built, tmp_path, perturb):
+    model = perturb(built.model)
     loaded = jsm.load_model(jsm.save_model(tmp_path / "model.jsm", model))
     assert type(loaded) is type(model) and bool(eqx.tree_equal(loaded, model))
     batch = first_batch(built.test)
