@@ -6,7 +6,9 @@ family a tiny `[model]` table; the tests build it through the same path as a con
 own loss and optimizer) and check shapes, jit, `batched` against `vmap`, the loss gradient
 against finite differences, a second resolution where the paper claims one, the model-file round
 trip, and two `fit` steps on one device and on eight. Registering a family without a case here
-fails `test_every_registered_family_has_a_case`.
+fails `test_every_registered_family_has_a_case`. One family of each dataset kind (grid pairs,
+sensor/point views, collocation points, unlabelled fields) also goes through `fit` with
+evaluation, an interrupted run and its resume, and `evaluate`.
 """
 
 import dataclasses
@@ -214,3 +216,43 @@ def test_two_fit_steps_on_one_and_on_eight_devices(built):
     assert np.linalg.norm(update_one) > 0
     difference = np.linalg.norm(update_eight - update_one) / np.linalg.norm(update_one)
     assert difference < 1e-4, difference
+
+
+# One family per dataset kind (the first in alphabetical order), so a new kind is covered too.
+KIND_CASES = {}
+for _name in sorted(CASES):
+    KIND_CASES.setdefault(registry.family(_name).data, _name)
+
+
+def without_time(history):
+    return [{k: v for k, v in record.items() if k != "seconds"} for record in history]
+
+
+@pytest.mark.parametrize("kind", sorted(KIND_CASES))
+def test_every_dataset_kind_fits_evaluates_and_resumes_bitwise(kind, tmp_path, one_device):
+    """Two epochs of two steps each; the interrupted run stops inside the second epoch, and its
+    resume must end in the very arrays and history of the uninterrupted run. `evaluate` on the
+    result gives the history's last evaluation."""
+    built = build(KIND_CASES[kind])
+    settings = dict(
+        epochs=2,
+        batch_size=SAMPLES // 2,
+        loss=experiment.loss_for(built.config, built.model),
+        optimizer=optax.adam(1e-3),
+        evaluation=jsm.Evaluation(built.test),
+        progress=False,
+        mesh=one_device,
+    )
+    into = lambda name, resume=False: jsm.Checkpointing(tmp_path / name, resume=resume)
+    straight, history = jsm.fit(built.model, built.train, checkpointing=into("a"), **settings)
+    assert len(history) == 2 and history[-1]["step"] == 4
+    jsm.fit(built.model, built.train, checkpointing=into("b"), max_steps=3, **settings)
+    resumed, resumed_history = jsm.fit(
+        built.model, built.train, checkpointing=into("b", resume=True), **settings
+    )
+    np.testing.assert_array_equal(flat_arrays(resumed), flat_arrays(straight))
+    assert without_time(resumed_history) == without_time(history)
+    metrics = jsm.evaluate(resumed, built.test, mesh=one_device)
+    assert metrics and all(np.isfinite(v) for v in metrics.values())
+    for name, value in metrics.items():
+        np.testing.assert_allclose(value, history[-1][f"eval.{name}"], rtol=1e-6)

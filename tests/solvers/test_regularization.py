@@ -121,21 +121,25 @@ def test_gradient_matches_finite_differences_through_the_step():
         )
 
 
-@pytest.mark.parametrize(
-    "adjoint",
-    [dfx.RecursiveCheckpointAdjoint(), dfx.BacksolveAdjoint(), dfx.DirectAdjoint()],
-    ids=["recursive-checkpoint", "backsolve", "direct"],
-)
-def test_every_adjoint_trains_with_the_local_penalty(adjoint):
-    model = mlp_model(adjoint=adjoint)
+def test_every_adjoint_gives_the_gradient_of_the_penalized_loss():
+    """The penalty reaches the parameters through its one step, so the main solve's adjoint
+    changes only how the solution's part is differentiated: `DirectAdjoint` must agree with
+    `RecursiveCheckpointAdjoint` to rounding (both differentiate the same discrete solve), and
+    the continuous `BacksolveAdjoint` to about the solver's relative tolerance (1e-3)."""
 
-    def loss(m):
-        result = solvers.local_regularization(m, TS, Y0, key=jax.random.key(4))
-        return jnp.sum(result.solution.ys[-1] ** 2) + 10.0 * result.penalty
+    def gradient(adjoint):
+        def loss(m):
+            result = solvers.local_regularization(m, TS, Y0, key=jax.random.key(4))
+            return jnp.sum(result.solution.ys[-1] ** 2) + 10.0 * result.penalty
 
-    value, grads = eqx.filter_jit(eqx.filter_value_and_grad(loss))(model)
-    assert np.isfinite(float(value))
-    assert all(bool(jnp.all(jnp.isfinite(g))) for g in jax.tree.leaves(grads))
+        grads = eqx.filter_jit(eqx.filter_grad(loss))(mlp_model(adjoint=adjoint))
+        return np.concatenate([np.ravel(g) for g in jax.tree.leaves(grads)])
+
+    reference = gradient(dfx.RecursiveCheckpointAdjoint())
+    assert np.linalg.norm(reference) > 0
+    for adjoint, rtol in [(dfx.DirectAdjoint(), 1e-5), (dfx.BacksolveAdjoint(), 1e-3)]:
+        difference = np.linalg.norm(gradient(adjoint) - reference) / np.linalg.norm(reference)
+        assert difference < rtol, (type(adjoint).__name__, difference)
 
 
 def test_bad_input_is_refused():
