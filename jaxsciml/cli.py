@@ -115,8 +115,8 @@ def _train(args) -> None:
     if args.distributed:
         parallel.initialize_distributed()
     overrides = list(args.set)
-    if args.data:
-        overrides.append(("data", "path", args.data))
+    if args.data:  # an existing dataset: the configuration's recipe for making one is moot
+        overrides += [("data", "path", args.data), ("data", "generate", {})]
     if args.epochs:
         overrides.append(("train", "epochs", args.epochs))
     config = jconfig.load(args.config, overrides)
@@ -149,7 +149,7 @@ def _check(args) -> None:
 def _demo(args) -> None:
     from jaxsciml.demo import run_demo
 
-    result = run_demo(args.out, epochs=args.epochs)
+    result = run_demo(args.out, epochs=args.epochs, n_train=args.n_train, n_test=args.n_test)
     print(
         f"test relative L2 at the training grid: {result.test_relative_l2:.4f}\n"
         f"zero-shot relative L2 on the finer grid: {result.fine_relative_l2:.4f}\n"
@@ -166,7 +166,10 @@ def parser() -> argparse.ArgumentParser:
     tr = commands.add_parser("train", help="train an operator from a TOML configuration")
     tr.add_argument("config", nargs="?", default=None, help="TOML file (defaults if omitted)")
     tr.add_argument("--run-dir", required=True, help="checkpoints, metrics and config go here")
-    tr.add_argument("--data", help="dataset directory (overrides [data] path)")
+    tr.add_argument(
+        "--data",
+        help="dataset directory to train on (overrides [data] path; [data] generate is not used)",
+    )
     tr.add_argument("--epochs", type=int, help="overrides [train] epochs")
     tr.add_argument(
         "--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override a key"
@@ -198,8 +201,10 @@ def parser() -> argparse.ArgumentParser:
     ck.set_defaults(run=_check)
 
     demo = commands.add_parser("demo", help="generate, train, evaluate and plot, small")
-    demo.add_argument("--out", default="jaxsciml-demo")
-    demo.add_argument("--epochs", type=int, default=50)
+    demo.add_argument("--out", default="jaxsciml-demo", help="directory for data, run and plots")
+    demo.add_argument("--epochs", type=int, default=50, help="default 50")
+    demo.add_argument("--n-train", type=int, default=500, help="training samples (default 500)")
+    demo.add_argument("--n-test", type=int, default=100, help="test samples (default 100)")
     demo.set_defaults(run=_demo)
     return main
 

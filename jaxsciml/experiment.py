@@ -238,6 +238,23 @@ def _metrics(config: Config) -> dict | None:
     return {"relative_l2": relative_l2} if kind == "points" else None
 
 
+def _check_run_dir(run_dir: Path, config: Config, resume: bool) -> None:
+    """Refuse, before anything is written, to overwrite a run or to resume it with another
+    configuration."""
+    saved = run_dir / "config.json"
+    if resume and saved.exists() and json.loads(saved.read_text()) != config.to_dict():
+        raise ConfigError(
+            f"{run_dir} was trained with a different configuration ({saved}); resume with the "
+            "same one or train into a new run directory."
+        )
+    checkpoints = run_dir / "checkpoints"
+    if not resume and checkpoints.is_dir() and any(checkpoints.iterdir()):
+        raise ConfigError(
+            f"{run_dir} already holds a training run; resume it (--resume, or resume=True) or "
+            "train into a new run directory."
+        )
+
+
 def train(
     config: Config,
     run_dir: str | os.PathLike,
@@ -253,18 +270,15 @@ def train(
     `run_dir/model.jsm`.
     """
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
     t = config.train
     saved = run_dir / "config.json"
-    if resume and saved.exists() and json.loads(saved.read_text()) != config.to_dict():
-        raise ConfigError(
-            f"{run_dir} was trained with a different configuration ({saved}); resume with the "
-            "same one or train into a new run directory."
-        )
+    _check_run_dir(run_dir, config, resume)
     train_data, eval_sets = training_data(config, progress=progress)
     model = build_model(config, train_data, key=jax.random.key(t.seed))
-    config.save(saved)
-    save_model(run_dir / "initial.jsm", model)
+    if not (resume and saved.exists()):  # a resumed run keeps the files it started with
+        run_dir.mkdir(parents=True, exist_ok=True)
+        config.save(saved)
+        save_model(run_dir / "initial.jsm", model)
     model, history = fit(
         model,
         train_data,

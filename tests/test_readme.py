@@ -1,12 +1,15 @@
 """The README's code blocks against the code: every `jaxsciml` command line parses with the real
-command-line parser (and the files it names exist), and every Python block compiles and names
-only attributes that exist. The commands run end to end at small size in
-`tests/jaxsciml/test_config_and_cli.py`; here they are checked as written."""
+command-line parser (and the files it names exist), every Python block compiles and names only
+attributes that exist, and the command-line walk-through (datagen, train, evaluate, demo) runs as
+written, in order, with only its sizes shrunk."""
 
+import json
 import re
 import shlex
 from pathlib import Path
 
+import jax
+import numpy as np
 import pytest
 
 import datagen
@@ -22,11 +25,11 @@ MODULES = {"jsm": jaxsciml, "jaxsciml": jaxsciml, "datagen": datagen, "solvers":
            "ph": physics}  # fmt: skip
 
 
-def command_lines() -> list[str]:
-    """The `jaxsciml ...` invocations of the bash blocks, continuation lines joined, comments
+def command_lines(blocks=BLOCKS) -> list[list[str]]:
+    """The `jaxsciml ...` invocations of the bash `blocks`, continuation lines joined, comments
     and prefixes (`srun`, `... &&`) removed."""
     found = []
-    for language, text in BLOCKS:
+    for language, text in blocks:
         if language != "bash":
             continue
         for line in text.replace("\\\n", " ").splitlines():
@@ -65,3 +68,58 @@ def test_every_readme_python_block_compiles_and_names_existing_attributes(index)
     for module_name, attribute in re.findall(r"\b(jsm|jaxsciml|datagen|solvers|ph)\.(\w+)", text):
         module = MODULES[module_name]
         assert hasattr(module, attribute), f"{module_name}.{attribute} in README block {index}"
+
+
+# The walk-through's sizes, shrunk: flag values replaced, and settings added to `train`.
+TINY_VALUES = {("--n", "1200"): "12", ("--n", "100"): "4", ("--resolution", "65"): "17",
+               ("--resolution", "129"): "33"}  # fmt: skip
+TINY_SETTINGS = ["data.n_train=8", "data.n_test=4", "model.modes=[4, 4]", "model.width=8",
+                 "model.projection_channels=8", "train.batch_size=8"]  # fmt: skip
+TINY_EXTRA = {
+    "train": ["--epochs", "1"] + [w for s in TINY_SETTINGS for w in ("--set", s)],
+    "demo": ["--epochs", "1", "--n-train", "8", "--n-test", "4", "--out", "demo"],
+}
+
+
+def shrunk(words: list[str]) -> list[str]:
+    words = [TINY_VALUES.get((before, word), word) for before, word in zip([""] + words, words)]
+    return words + TINY_EXTRA.get(words[0], [])
+
+
+@pytest.mark.slow
+def test_the_command_line_walk_through_runs_as_written_at_tiny_size(tmp_path, monkeypatch, capsys):
+    walk_through = [b for b in BLOCKS if b[0] == "bash" and "jaxsciml datagen darcy" in b[1]]
+    commands = command_lines(walk_through)
+    assert [words[0] for words in commands] == ["datagen", "datagen", "train", "evaluate", "demo"]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "configs").symlink_to(ROOT / "configs")
+    printed = {}
+    for words in commands:
+        assert cli.main(shrunk(words)) == 0, words
+        printed[words[0]] = capsys.readouterr().out
+    assert "zero-shot relative L2 on the finer grid" in printed["demo"]
+    train, evaluate = shrunk(commands[2]), commands[3]
+    run, fine = Path(evaluate[1]), Path(evaluate[2])
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [1] and "test.relative_h1" in records[-1]
+    # the scores are those of the run's model file on the finer grid, computed here
+    scores = json.loads(printed["evaluate"].strip().splitlines()[-1])
+    samples = jaxsciml.data.load(fine).read(np.arange(4))
+    model = jaxsciml.load_model(run / "model.jsm")
+    predictions = np.asarray(model.batched(jax.numpy.asarray(samples.inputs)))
+    errors = [
+        np.linalg.norm(p - o) / np.linalg.norm(o) for p, o in zip(predictions, samples.outputs)
+    ]
+    assert scores["relative_l2"] == pytest.approx(np.mean(errors), rel=1e-4)
+    # a model file and a slice of the data: samples 1 and 2
+    assert cli.main(["evaluate", str(run / "model.jsm"), str(fine), "--skip", "1", "--n", "2"]) == 0
+    part = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert part["relative_l2"] == pytest.approx(np.mean(errors[1:3]), rel=1e-4)
+    # the same run again without --resume refuses to overwrite it, a changed configuration
+    # refuses to resume, and neither touches the run
+    made = {path: path.stat().st_mtime_ns for path in run.rglob("*")}
+    assert cli.main([w for w in train if w != "--resume"]) == 2
+    assert "resume" in capsys.readouterr().err
+    assert cli.main([*train, "--set", "model.width=12"]) == 2
+    assert "different configuration" in capsys.readouterr().err
+    assert {path: path.stat().st_mtime_ns for path in run.rglob("*")} == made

@@ -1,13 +1,11 @@
 """Configuration files, the command line and runs trained from them."""
 
-import json
 from pathlib import Path
 
 import jax
 import numpy as np
 import pytest
 
-import jaxsciml as jsm
 from datagen.format import read_header
 from jaxsciml import cli, config as jconfig, registry
 from jaxsciml.config import ConfigError
@@ -106,69 +104,6 @@ def test_missing_file_and_bad_override(tmp_path):
         jconfig.load(tmp_path / "nope.toml")
     with pytest.raises(ConfigError, match="section.key=value"):
         jconfig.load(None, ["epochs=3"])
-
-
-@pytest.mark.slow
-def test_cli_datagen_train_resume_evaluate(tmp_path, capsys):
-    data, fine, run = tmp_path / "d", tmp_path / "fine", tmp_path / "run"
-    assert cli.main(["datagen", "darcy", "--n", "40", "--resolution", "9", "--out", str(data)]) == 0
-    assert (
-        cli.main(
-            [
-                "datagen",
-                "darcy",
-                "--n",
-                "8",
-                "--resolution",
-                "17",
-                "--out",
-                str(fine),
-                "--seed",
-                "1",
-            ]
-        )
-        == 0
-    )
-    settings = [
-        "--set",
-        "data.n_train=32",
-        "--set",
-        "data.n_test=8",
-        "--set",
-        "model.modes=[3, 3]",
-        "--set",
-        "model.width=8",
-        "--set",
-        "train.batch_size=8",
-        "--set",
-        "train.checkpoint_every=1",
-    ]
-    args = ["train", "--run-dir", str(run), "--data", str(data), *settings]
-    assert cli.main([*args, "--epochs", "2"]) == 0
-    # the same run again without --resume refuses to overwrite it
-    assert cli.main([*args, "--epochs", "2"]) == 2
-    assert "resume" in capsys.readouterr().err
-    # a changed configuration does not resume either
-    assert cli.main([*args, "--epochs", "3", "--resume"]) == 2
-    assert "different configuration" in capsys.readouterr().err
-    capsys.readouterr()
-    assert (run / "config.json").exists() and (run / "metrics.jsonl").exists()
-    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    assert [r["epoch"] for r in records] == [1, 2] and "test.relative_h1" in records[-1]
-    assert cli.main(["evaluate", str(run), str(fine), "--skip", "2", "--n", "4"]) == 0
-    scores = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    # the scores are those of the trained model on samples 2..5 of the finer data, computed here
-    samples = jsm.data.load(fine).read(np.arange(2, 6))
-    model = jsm.load_model(run / "model.jsm")
-    predictions = np.asarray(model.batched(jax.numpy.asarray(samples.inputs)))
-    errors = [
-        np.linalg.norm(p - o) / np.linalg.norm(o) for p, o in zip(predictions, samples.outputs)
-    ]
-    assert scores["relative_l2"] == pytest.approx(np.mean(errors), rel=1e-4)
-    # the trained model file gives the same scores as the run directory's newest checkpoint
-    assert cli.main(["evaluate", str(run / "model.jsm"), str(fine), "--skip", "2", "--n", "4"]) == 0
-    from_file = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert from_file == pytest.approx(scores, rel=1e-6)
 
 
 def test_cli_reports_errors_without_a_traceback(tmp_path, capsys):
