@@ -42,7 +42,8 @@ keep = 3
 loss = ""                  # "" = the family's paper loss; relative_l2, mse, frequency_relative_l2,
                            # physics (weights: loss_options = {residual_weight = 1e-4})
 optimizer = ""             # "" = the family's recipe; fno_adam (Adam, L2 weight decay, step
-                           # decay), adam, adamw, adam_step_decay (no weight decay)
+                           # decay), adam, adamw, adam_step_decay (no weight decay),
+                           # adamw_step_decay (decoupled weight decay, step decay)
 ```
 """
 
@@ -93,7 +94,7 @@ class TrainConfig:
     keep: int = 3
     loss: str = ""  # "" takes the model family's default (jaxsciml models lists them)
     loss_options: dict = dataclasses.field(default_factory=dict)  # e.g. the physics loss weights
-    optimizer: str = ""  # "fno_adam", "adam" or "adamw"; "" takes the family's default
+    optimizer: str = ""  # one of OPTIMIZERS; "" takes the family's default
 
 
 @dataclasses.dataclass
@@ -112,7 +113,7 @@ class Config:
 SECTIONS = {"data": DataConfig, "model": dict, "train": TrainConfig}
 NORMALIZERS = ("pointwise", "channel", "none")
 LOSSES = ("", "relative_l2", "mse", "frequency_relative_l2", "physics")
-OPTIMIZERS = ("", "fno_adam", "adam", "adamw", "adam_step_decay")
+OPTIMIZERS = ("", "fno_adam", "adam", "adamw", "adam_step_decay", "adamw_step_decay")
 
 
 def _unknown(kind: str, name: str, known) -> ConfigError:

@@ -211,15 +211,20 @@ def loss_for(config: Config, model):
 
 
 def optimizer_for(config: Config, steps_per_epoch: int) -> optax.GradientTransformation:
+    """The configured optimizer (`[train] optimizer`, or the family's recipe). The step decays
+    multiply the learning rate by `decay_rate` every `decay_every_epochs` epochs."""
     t = config.train
     name = t.optimizer or registry.family(config.model["name"]).optimizer
+    every = max(1, t.decay_every_epochs * steps_per_epoch)
+    step_decay = optax.exponential_decay(t.learning_rate, every, t.decay_rate, staircase=True)
     if name == "adam":
         return optax.adam(t.learning_rate)
     if name == "adamw":
         return optax.adamw(t.learning_rate, weight_decay=t.weight_decay)
     if name == "adam_step_decay":
-        every = max(1, t.decay_every_epochs * steps_per_epoch)
-        return optax.adam(optax.exponential_decay(t.learning_rate, every, t.decay_rate, True))
+        return optax.adam(step_decay)
+    if name == "adamw_step_decay":  # decoupled weight decay, scaled by the learning rate
+        return optax.adamw(step_decay, weight_decay=t.weight_decay)
     return fno_adam(
         steps_per_epoch,
         t.learning_rate,

@@ -119,7 +119,7 @@ register(
         "grid",
         (*GRID, "resolution"),
         "relative_l2",  # on physical fields (the paper's frequency loss: [train] loss)
-        "fno_adam",
+        "adamw_step_decay",  # the kairos configs: AdamW, wd 1e-4, StepLR(100, 0.5)
     )
 )
 register(

@@ -253,3 +253,38 @@ def test_operator_ode_family_builds_its_vector_field_from_the_registry():
               out_channels=6, key=jax.random.key(0))  # fmt: skip
     with pytest.raises(ValueError, match="do not split into 3 times"):
         build(vector_field=table, times=times, in_channels=3, out_channels=4, key=jax.random.key(0))
+
+
+LR, RATE, WD = 1e-2, 0.5, 1e-3
+
+
+@pytest.mark.parametrize(
+    "name, gradient, first, decayed",
+    [
+        ("adam", 1.0, LR, LR),  # Adam moves by the learning rate whatever the gradient's size
+        ("adam_step_decay", 1.0, LR, LR * RATE),
+        ("adamw", 0.0, LR * WD, LR * WD),  # decoupled: the decay alone, scaled by the rate
+        ("adamw_step_decay", 0.0, LR * WD, LR * RATE * WD),
+        ("fno_adam", 0.0, LR, LR * RATE),  # coupled: the decay is a gradient, normalized by Adam
+    ],
+)
+def test_optimizers_follow_their_recipes(name, gradient, first, decayed):
+    """The size of the first update and of the first after the step decay (2 steps per epoch,
+    decay every 3 epochs: at step 6) of one parameter at 1."""
+    import numpy as np
+
+    from jaxsciml.experiment import optimizer_for
+
+    config = jconfig.from_dict({"train": {
+        "optimizer": name, "learning_rate": LR, "decay_rate": RATE, "decay_every_epochs": 3,
+        "weight_decay": WD,
+    }})  # fmt: skip
+    optimizer = optimizer_for(config, steps_per_epoch=2)
+    params = jax.numpy.ones(1)
+    state = optimizer.init(params)
+    sizes = []
+    for _ in range(7):
+        updates, state = optimizer.update(jax.numpy.full(1, gradient), state, params)
+        params = params + updates
+        sizes.append(-float(updates[0]))
+    np.testing.assert_allclose([sizes[0], sizes[6]], [first, decayed], rtol=2e-2)
