@@ -1,6 +1,7 @@
 """Every notebook in notebooks/ runs from top to bottom (in a scratch directory) and shows what
 its text says it shows: `CHECKS` appends to each notebook a cell of assertions on its own
-variables, so a notebook that runs but no longer makes its point fails here."""
+variables, so a notebook that runs but no longer makes its point fails here. They are the
+end-to-end tests of PIG training (04) and of DGNO's unlabelled training and inversion (05)."""
 
 from pathlib import Path
 
@@ -37,15 +38,18 @@ for name, (_, nfe, accuracy) in runs.items():
 assert runs["local, weight 300"][1] <= runs["plain"][1]
 """,
     "04_pig_helmholtz": """
-assert errors[-1] < 0.15, errors[-1]  # (0.073; the paper's 4e-5 takes far longer training)
-assert errors[-1] < 0.25 * errors[0], errors
+assert error_before > 0.9 and errors[-1] < error_before / 10, (error_before, errors[-1])
+assert errors[-1] < 0.25 * errors[0], errors  # (the paper's 4e-5 takes far longer training)
 """,
     "05_dgno_darcy": """
 u_errors = [h["eval.relative_l2"] for h in history if "eval.relative_l2" in h]
-assert u_errors[-1] < 0.8 * u_errors[0] and u_errors[-1] < 0.3, u_errors  # (0.274 -> 0.190)
+assert error_before > 0.99 and u_errors[-1] < 0.3, (error_before, u_errors)  # (0.190)
+assert u_errors[-1] < 0.8 * u_errors[0], u_errors  # (0.274 at epoch 4)
 a_error = error(np.asarray(result.coefficient_mean), a0)
 u_error = error(np.asarray(result.solution_mean), u0)
 assert a_error < 0.55 and u_error < 0.3, (a_error, u_error)  # (0.372, 0.181)
+assert np.all(result.losses[:, -10:].mean(1) < result.losses[:, :10].mean(1))  # every restart
+assert np.max(result.coefficient_std) > 0  # the restarts differ: a spread to report
 """,
 }
 
