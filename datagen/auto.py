@@ -20,7 +20,7 @@ from typing import ClassVar
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from datagen.linear_solvers import SOLVERS, LinearSolver
+from datagen.linear_solvers import SOLVERS, LinearSolver, check_tolerance
 
 
 START_UP_SECONDS = 120.0  # how long a race process may take to start (import NumPy, SciPy)
@@ -109,8 +109,7 @@ class Auto:
     spd_only: ClassVar[bool] = False
 
     def __post_init__(self):
-        if not 0 < self.tolerance < 1:
-            raise ValueError(f"tolerance must be in (0, 1), got {self.tolerance}")
+        check_tolerance(self.tolerance)
         if not self.slack >= 1:
             raise ValueError(f"slack must be at least 1, got {self.slack}")
 

@@ -23,7 +23,7 @@ from datagen.auto import Auto, RaceEntry, make_solver
 from datagen.format import Provenance
 from datagen.generator import Generator, Progress, ShardContent, sample_rng
 from datagen.krylov.sorting import sort_order
-from datagen.linear_solvers import LinearSolver, SolveError
+from datagen.linear_solvers import LinearSolver, SolveError, check_tolerance
 from datagen.problems import LinearProblem
 
 
@@ -90,8 +90,7 @@ class LinearGenerator(Generator):
     summary: ClassVar[str] = "a linear PDE family solved by SKR, a direct or a multigrid solver"
 
     def __post_init__(self):
-        if not 0 < self.tolerance < 1:
-            raise ValueError(f"tolerance must be in (0, 1), got {self.tolerance}")
+        check_tolerance(self.tolerance)
         if self.sort not in SORTS:
             raise ValueError(f"unknown sort method {self.sort!r}; use one of {SORTS}")
         if self.on_failure not in ("raise", "skip"):
@@ -172,6 +171,7 @@ class LinearGenerator(Generator):
 
         stored = cached(cache / ".race.json", self._cache_key(n, seed), run_race)
         entries = tuple(RaceEntry(**e) for e in stored)
+        # the generator's tolerance, also for race tables stored before entries recorded it
         winner = dataclasses.replace(entries[0].solver(), tolerance=self.tolerance)
         return dataclasses.replace(self, chosen=winner), entries
 

@@ -65,6 +65,12 @@ class SolveResult:
     state: SolverState
 
 
+def check_tolerance(tolerance: float) -> None:
+    """A relative residual target must lie in (0, 1)."""
+    if not 0 < tolerance < 1:
+        raise ValueError(f"tolerance must be in (0, 1), got {tolerance}")
+
+
 def relative_residual(matrix: Matrix, solution: np.ndarray, rhs: np.ndarray) -> float:
     norm = np.linalg.norm(rhs)
     return float(np.linalg.norm(rhs - matrix @ solution) / (norm if norm > 0 else 1.0))
@@ -89,8 +95,7 @@ class LinearSolver:
     spd_only: ClassVar[bool] = False
 
     def __post_init__(self):
-        if not 0 < self.tolerance < 1:
-            raise ValueError(f"tolerance must be in (0, 1), got {self.tolerance}")
+        check_tolerance(self.tolerance)
         if self.max_matvecs < 1:
             raise ValueError(f"max_matvecs must be positive, got {self.max_matvecs}")
 

@@ -40,12 +40,12 @@ def run_demo(
     Darcy flow with the FNO protocol's two-valued coefficient on a `resolution`² grid, an FNO
     (8 modes, width 32, 4 layers, 10% padding) trained for `epochs` epochs in batches of about 20
     (a multiple of the device count) with the paper's optimizer on a schedule compressed to the
-    run (halving every `epochs/5`), then evaluated
-    zero-shot on `fine_resolution`² data from the same distribution.
+    run (halving every `epochs/5`), then evaluated zero-shot on `fine_resolution`² data from the
+    same distribution.
     """
     out = Path(out)
-    say = print if progress is not False else (lambda *a, **k: None)
-    bars = progress is not False  # the generator's progress bars: on unless switched off
+    shown = progress is not False  # messages and the generator's bars: on unless switched off
+    say = print if shown else (lambda *a, **k: None)
     say(f"1/4 generating {n_train + n_test} Darcy samples at {resolution}x{resolution} ...")
     coarse, fine = out / f"darcy{resolution}", out / f"darcy{fine_resolution}"
     # The direct solver is the fastest at these sizes, and exact data keep the demo reproducible.
@@ -56,7 +56,7 @@ def run_demo(
         resolution=resolution,
         seed=seed,
         solver="direct",
-        progress=bars,
+        progress=shown,
     )
     datagen.generate(
         "darcy",
@@ -65,7 +65,7 @@ def run_demo(
         resolution=fine_resolution,
         seed=seed + 1,
         solver="direct",
-        progress=bars,
+        progress=shown,
     )
     devices = jax.device_count()  # each batch splits evenly over them: 20 on one, 16 on eight
     batch_size = max(devices, min(n_train, 20) // devices * devices)
