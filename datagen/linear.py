@@ -10,21 +10,20 @@ dataset directory so that reruns and the other parts of a distributed run reuse 
 
 import dataclasses
 import json
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 from threadpoolctl import threadpool_limits
-from tqdm.auto import tqdm
 
 from datagen.auto import Auto, RaceEntry, make_solver
-from datagen.format import Provenance
+from datagen.format import Provenance, atomic_write
 from datagen.generator import Generator, Progress, ShardContent, sample_rng
 from datagen.krylov.sorting import sort_order
 from datagen.linear_solvers import LinearSolver, SolveError, check_tolerance
 from datagen.problems import LinearProblem
+from datagen.progress import progress_bar
 
 
 STATISTICS = ("iterations", "matvecs", "seconds", "relative_residual", "systems")
@@ -37,25 +36,25 @@ def solve_order(
     """The order in which to solve samples `0..n-1`: `sort_order` of their parameter features."""
     if method == "none":
         return np.arange(n)
-    features = [
-        problem.features(problem.sample(sample_rng(seed, i)))
-        for i in tqdm(range(n), desc="sorting", unit="sample", disable=not progress, leave=False)
-    ]
+    features = []
+    with progress_bar(n, "sorting", "sample", progress, leave=False) as bar:
+        for i in range(n):
+            features.append(problem.features(problem.sample(sample_rng(seed, i))))
+            bar.update(1)
     return sort_order(np.stack(features), method)
 
 
 def cached(path: Path, key: dict, compute):
     """`compute()`'s JSON-able result, stored at `path` beside `key` and reused while it matches."""
     key = json.loads(json.dumps(key))
-    if path.exists():
+    try:
         stored = json.loads(path.read_text())
         if stored.get("key") == key:
             return stored["value"]
+    except (OSError, ValueError, AttributeError):
+        pass  # absent or damaged: computed again
     value = compute()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps({"key": key, "value": value}))
-    os.replace(temporary, path)
+    atomic_write(path, json.dumps({"key": key, "value": value}).encode())
     return value
 
 

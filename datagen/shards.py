@@ -14,23 +14,25 @@ import math
 import multiprocessing
 import os
 import queue
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
+from datagen.claim import part_lock, remove_abandoned_temporaries, settle_manifest
 from datagen.format import (
     DatasetFileError,
     Provenance,
     ShardHeader,
     ShardInfo,
-    read_header,
     shard_name,
+    verify_shard,
     write_shard,
 )
 from datagen.generator import Generator
+from datagen.progress import progress_bar
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,14 +87,15 @@ def finished_shard(
     path: Path, provenance: Provenance, num_samples_total: int, shard_index: int, indices
 ) -> ShardHeader | None:
     """The header of `path` if it is a finished shard `shard_index` of this very dataset holding
-    (or having failed) exactly the samples `indices`, so a rerun can skip it; `None` when it is
-    missing, truncated or holds other samples. A shard of another dataset raises."""
+    (or having failed) exactly the samples `indices`, every one intact, so a rerun can skip it;
+    `None` when it is missing, damaged or holds other samples. A shard of another dataset
+    raises."""
     if not path.exists():
         return None
     try:
-        header = read_header(path)
+        header = verify_shard(path)
     except DatasetFileError:
-        return None  # truncated or foreign: regenerate it
+        return None  # truncated, corrupt or foreign: make it again
     if header.provenance != provenance:
         raise DatasetFileError(
             f"{path} belongs to a different dataset ({header.provenance}); write to a new "
@@ -138,20 +141,29 @@ def make_and_write(generator: Generator, seed: int, task: ShardTask, progress=No
     )
 
 
-class _QueueProgress:
-    """A picklable progress callback for worker processes."""
-
-    def __init__(self, channel):
-        self.channel = channel
-
-    def __call__(self, samples: int, iterations: int) -> None:
-        self.channel.put((samples, iterations))
+_progress_channel = None  # in a worker process: where its progress goes (set by `_start_worker`)
 
 
-def _run(
-    generator: Generator, seed: int, tasks: list[ShardTask], workers: int, bar: tqdm
-) -> list[ShardOutcome]:
-    """Make `tasks` in this process (one worker) or in `workers` spawned processes."""
+def _report_progress(samples: int, iterations: int) -> None:
+    _progress_channel.put((samples, iterations))
+
+
+def _exit_with_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.2)
+    os._exit(1)  # the run that started this worker is gone (killed): write nothing more
+
+
+def _start_worker(channel, parent: int) -> None:
+    """In each worker process: send progress to `channel`, and end when the parent ends."""
+    global _progress_channel
+    _progress_channel = channel
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+
+
+def _run(generator: Generator, seed: int, tasks: list[ShardTask], workers: int, bar) -> list:
+    """Make `tasks` in this process (one worker) or in `workers` spawned processes, which end
+    with this one however it ends."""
     seen = {"samples": 0, "iterations": 0}
 
     def advance(samples: int, iterations: int) -> None:
@@ -164,14 +176,12 @@ def _run(
     if workers <= 1:
         return [make_and_write(generator, seed, task, advance) for task in tasks]
     context = multiprocessing.get_context("spawn")
-    with (
-        context.Manager() as manager,
-        concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool,
-    ):
-        channel = manager.Queue()
+    channel = context.Queue()
+    with concurrent.futures.ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_start_worker, initargs=(channel, os.getpid())
+    ) as pool:
         futures = [
-            pool.submit(make_and_write, generator, seed, task, _QueueProgress(channel))
-            for task in tasks
+            pool.submit(make_and_write, generator, seed, task, _report_progress) for task in tasks
         ]
         try:
             while not all(f.done() for f in futures):
@@ -221,6 +231,18 @@ def plan_shards(
     return tasks, finished
 
 
+def check_request(n, shard_size, workers, part) -> None:
+    """Refuse, before anything is touched, settings that cannot describe a run."""
+    for name, value in (("n", n), ("shard_size", shard_size), ("workers", workers)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ValueError(f"{name} must be an integer, got {value!r}")
+        if value is not None and value < 1:
+            raise ValueError(f"{name} must be positive, got {value}")
+    index, parts = part
+    if not (isinstance(index, int) and isinstance(parts, int) and 0 <= index < parts):
+        raise ValueError(f"part must be (i, N) with 0 <= i < N, got {part}")
+
+
 def write_dataset(
     generator: Generator,
     n: int,
@@ -235,29 +257,36 @@ def write_dataset(
     """Write `n` samples of `generator` into the shard directory `out`, resuming a partial run.
 
     **Arguments:** `seed`, the base seed (sample `i` uses the stream `[seed, i]`); `shard_size`,
-    samples per shard (default: the generator's); `workers`, local processes making shards in
-    parallel (default: the CPU count; one for generators that cannot run in processes); `part`
-    `(i, N)` makes only shards `j` with `j % N == i`, the same split on every machine; `progress`
-    shows a progress bar.
+    samples per shard (default: the one `out` was started with, else the generator's);
+    `workers`, local processes making shards in parallel (default: the CPU count; one for
+    generators that cannot run in processes); `part` `(i, N)` makes only shards `j` with
+    `j % N == i`, the same split on every machine; `progress` shows a bar on a terminal, else a
+    line every 30 s.
+
+    **Safe to rerun and to kill:** the run claims `out` (`datagen.claim`): settings of another
+    dataset are refused before anything is written, one part is written by one run at a time,
+    worker processes end with the run, and a rerun checks every finished shard (damaged ones
+    are made again) and makes the rest.
     """
-    shard_size = generator.default_shard_size if shard_size is None else shard_size
-    if n < 1 or shard_size < 1:
-        raise ValueError(f"n and shard_size must be positive, got {n} and {shard_size}")
-    index, parts = part
-    if not 0 <= index < parts:
-        raise ValueError(f"part must be (i, N) with 0 <= i < N, got {part}")
+    check_request(n, shard_size, workers, part)
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise DatasetFileError(f"{out} is a file, not a dataset directory")
+    out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    order = generator.order(n, seed, out, progress)
-    tasks, finished = plan_shards(generator, n, out, seed, order, shard_size, part)
-    generator, race = generator.prepared(n, seed, order, out)
-    workers = max(1, min(workers or os.cpu_count() or 1, len(tasks)))
-    if not generator.processes:
-        workers = 1
-    todo = sum(len(task.indices) for task in tasks)
-    description = f"{generator.name} -> {out}"
-    with tqdm(total=todo, desc=description, unit="sample", disable=not progress) as bar:
-        outcomes = _run(generator, seed, tasks, workers, bar)
+    with part_lock(out, part):
+        default = generator.default_shard_size
+        manifest = settle_manifest(out, generator.provenance(seed), n, shard_size, default)
+        remove_abandoned_temporaries(out)
+        order = generator.order(n, seed, out, progress)
+        tasks, finished = plan_shards(generator, n, out, seed, order, manifest.shard_size, part)
+        generator, race = generator.prepared(n, seed, order, out)
+        workers = max(1, min(workers or os.cpu_count() or 1, len(tasks)))
+        if not generator.processes:
+            workers = 1
+        todo = sum(len(task.indices) for task in tasks)
+        with progress_bar(todo, f"{generator.name} -> {out}", "sample", progress) as bar:
+            outcomes = _run(generator, seed, tasks, workers, bar)
     backends = [o.backend for o in outcomes]
     return GenerationReport(
         directory=out,

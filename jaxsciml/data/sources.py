@@ -12,7 +12,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from datagen.format import INPUTS, OUTPUTS, DatasetFileError, list_shards, open_shard
+from datagen.format import DatasetFileError, list_shards, open_shard, read_rows
 
 
 class AbstractSource(abc.ABC):
@@ -136,17 +136,12 @@ class ShardedSource(AbstractSource):
         return int(self._shard[index]), int(self._row[index])
 
     def read_sample(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Sample `index`, checked against its shard's checksums (`DatasetFileError` if damaged)."""
         shard, local = self._locate(index)
         if shard not in self._files:
             self._files[shard] = open_shard(self.headers[shard].path)
-        f = self._files[shard]
-        try:
-            return f[INPUTS][local], f[OUTPUTS][local]
-        except OSError as error:
-            raise DatasetFileError(
-                f"reading {self.describe(index)} failed ({error}); the file is damaged. Delete "
-                "it and rerun the generator to regenerate it."
-            ) from error
+        inputs, outputs = read_rows(self._files[shard], self.headers[shard], [local])
+        return inputs[0], outputs[0]
 
     def describe(self, index: int) -> str:
         shard, local = self._locate(index)

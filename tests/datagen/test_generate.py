@@ -87,13 +87,14 @@ def test_interrupted_run_resumes_and_matches_an_uninterrupted_one(tmp_path, monk
     with pytest.raises(KeyboardInterrupt):
         generate("darcy", 9, out, resolution=9, shard_size=3)
     monkeypatch.setattr(DirectSolver, "solve", original)
-    assert sorted(p.name for p in out.iterdir()) == [shard_name(0)]
-    (out / (shard_name(1) + ".tmp")).write_bytes(b"half a file")  # as if killed mid-write
+    assert sorted(p.name for p in out.glob("shard-*")) == [shard_name(0)]
+    (out / (shard_name(1) + ".999999999.tmp")).write_bytes(b"half a file")  # a killed writer's
     with pytest.raises(DatasetFileError, match="incomplete"):
         list_shards(out)
 
     report = generate("darcy", 9, out, resolution=9, shard_size=3)
     assert (report.shards_skipped, report.shards_written) == (1, 2)
+    assert not list(out.glob("*.tmp"))
     for got, want in zip(read_all(out), read_all(reference)):
         np.testing.assert_array_equal(got, want)
 
