@@ -27,7 +27,7 @@ from scipy.interpolate import CubicSpline
 from scipy.linalg import solve_banded
 
 from datagen.format import Provenance
-from datagen.generator import Generator, Progress, ShardContent, sample_rng
+from datagen.generator import Generator, Progress, ShardContent, check_finite, sample_rng
 
 
 def rbf_field_sampler(points: int, length_scale: float):
@@ -108,6 +108,14 @@ class _RandomFunctionData(Generator):
     method: ClassVar[str]  # how outputs are computed from inputs (the provenance's solver)
     default_shard_size: ClassVar[int] = 1000
 
+    def __post_init__(self):
+        check_finite(self)
+        if not (self.length_scale > 0 and self.fine >= 2):
+            raise ValueError(
+                f"length_scale must be positive and fine at least 2, got {self.length_scale} "
+                f"and {self.fine}"
+            )
+
     def draw(self) -> Callable[[int, int], CubicSpline]:
         """`(seed, i) -> u`: sample `i`'s input function, a cubic spline through the draw."""
         x_fine, draw = rbf_field_sampler(self.fine, self.length_scale)
@@ -139,6 +147,7 @@ class Antiderivative(_RandomFunctionData):
     summary: ClassVar[str] = "s = ∫₀ˣ u for u a random function on [0, 1] (DeepONet), exact"
 
     def __post_init__(self):
+        super().__post_init__()
         if self.sensors < 2:
             raise ValueError(f"need at least 2 sensors, got {self.sensors}")
 
@@ -175,10 +184,13 @@ class DiffusionReaction(_RandomFunctionData):
     summary: ClassVar[str] = "s_t = D s_xx + k s² + u(x) from s = 0 (DeepONet), Crank-Nicolson"
 
     def __post_init__(self):
+        super().__post_init__()
         if self.refine < 2 or self.refine % 2:
             raise ValueError(f"refine must be an even number >= 2, got {self.refine}")
         if self.nx < 3 or self.nt < 2:
             raise ValueError(f"need nx >= 3 and nt >= 2, got {self.nx} and {self.nt}")
+        if self.diffusion <= 0:
+            raise ValueError(f"diffusion must be positive, got {self.diffusion}")
 
     def quick(self) -> "DiffusionReaction":
         """Solved on the output grid refined twice (the least refinement with an estimate)."""

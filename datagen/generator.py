@@ -31,6 +31,17 @@ Progress = Callable[[int, int], None]
 """`progress(samples, iterations)`: called as samples are finished (iterations: solver work)."""
 
 
+def check_finite(settings) -> None:
+    """Refuse a settings dataclass with a NaN or an infinity in a number field (or a tuple of
+    numbers): every range check downstream would pass it silently."""
+    for field in dataclasses.fields(settings):
+        value = getattr(settings, field.name)
+        values = value if isinstance(value, tuple) else (value,)
+        for v in values:
+            if isinstance(v, float) and not np.isfinite(v):
+                raise ValueError(f"{type(settings).__name__} {field.name} must be finite, got {v}")
+
+
 def sample_rng(seed: int, index: int) -> np.random.Generator:
     """The random stream of sample `index`, whatever the order or machine it is made on."""
     return np.random.default_rng([seed, index])

@@ -269,6 +269,11 @@ def write_dataset(
     are made again) and makes the rest.
     """
     check_request(n, shard_size, workers, part)
+    if not generator.processes and (workers or 1) > 1:
+        raise ValueError(
+            f"{generator.name} runs in this process (it drives JAX), not in {workers} worker "
+            "processes; leave workers unset"
+        )
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise DatasetFileError(f"{out} is a file, not a dataset directory")

@@ -22,7 +22,7 @@ import numpy as np
 
 from datagen.fields import periodic_gaussian_random_field
 from datagen.format import Provenance
-from datagen.generator import Generator, Progress, ShardContent
+from datagen.generator import Generator, Progress, ShardContent, check_finite
 from datagen.problems.navier_stokes import fno_forcing, vorticity_trajectory
 
 
@@ -49,6 +49,12 @@ class NavierStokesSettings:
     tau: float = 7.0
 
     def __post_init__(self):
+        check_finite(self)
+        if not (self.resolution >= 4 and self.stored_resolution >= 1):
+            raise ValueError(
+                f"resolution must be at least 4 and stored_resolution at least 1, got "
+                f"{self.resolution} and {self.stored_resolution}"
+            )
         if self.resolution % 2 or self.resolution % self.stored_resolution:
             raise ValueError(
                 f"resolution ({self.resolution}) must be even and a multiple of "

@@ -6,6 +6,24 @@ import json
 import sys
 
 
+def _whole(lowest: int):
+    """An argparse type: a whole number of at least `lowest` (argparse names the flag)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < lowest:
+            raise argparse.ArgumentTypeError(f"must be at least {lowest}, got {value}")
+        return value
+
+    return parse
+
+
+POSITIVE, NON_NEGATIVE = _whole(1), _whole(0)
+
+
 def _option_value(text: str):
     """A `--option key=value` value: JSON when it parses (numbers, lists as tuples, booleans,
     objects), else text."""
@@ -82,15 +100,23 @@ def _add_datagen(commands) -> None:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         common = one.add_argument_group("every family")
-        common.add_argument("--n", type=int, required=True, help="number of samples")
+        common.add_argument("--n", type=POSITIVE, required=True, help="number of samples")
         common.add_argument("--out", required=True, help="dataset directory")
         common.add_argument(
-            "--seed", type=int, default=0, help="sample i uses the stream [seed, i]"
+            "--seed", type=NON_NEGATIVE, default=0, help="sample i uses the stream [seed, i]"
         )
-        common.add_argument("--shard-size", type=int, help="samples per shard (family default)")
-        common.add_argument("--workers", type=int, help="local processes (default: all cores)")
-        common.add_argument("--shard", type=int, default=0, help="this machine's share i of N")
-        common.add_argument("--num-shards", type=int, default=1, help="machines sharing the run")
+        common.add_argument(
+            "--shard-size",
+            type=POSITIVE,
+            help="samples per shard (default: as begun, or the family's)",
+        )
+        common.add_argument("--workers", type=POSITIVE, help="local processes (default: all cores)")
+        common.add_argument(
+            "--shard", type=NON_NEGATIVE, default=0, help="this machine's share i of N"
+        )
+        common.add_argument(
+            "--num-shards", type=POSITIVE, default=1, help="machines sharing the run"
+        )
         common.add_argument("--quiet", action="store_true", help="no progress bar")
         common.add_argument(
             "--option", action="append", default=[], metavar="KEY=VALUE",
@@ -117,7 +143,7 @@ def _train(args) -> None:
     overrides = list(args.set)
     if args.data:  # an existing dataset: the configuration's recipe for making one is moot
         overrides += [("data", "path", args.data), ("data", "generate", {})]
-    if args.epochs:
+    if args.epochs is not None:
         overrides.append(("train", "epochs", args.epochs))
     config = jconfig.load(args.config, overrides)
     _, history = train(config, args.run_dir, resume=args.resume)
@@ -170,7 +196,7 @@ def parser() -> argparse.ArgumentParser:
         "--data",
         help="dataset directory to train on (overrides [data] path; [data] generate is not used)",
     )
-    tr.add_argument("--epochs", type=int, help="overrides [train] epochs")
+    tr.add_argument("--epochs", type=POSITIVE, help="overrides [train] epochs")
     tr.add_argument(
         "--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override a key"
     )
@@ -183,9 +209,11 @@ def parser() -> argparse.ArgumentParser:
     ev = commands.add_parser("evaluate", help="errors of a trained run on a dataset")
     ev.add_argument("run_dir", help="a run directory, or a grid model's .jsm file")
     ev.add_argument("data", help="dataset directory, at the training grid or a finer one")
-    ev.add_argument("--stride", type=int, default=1)
-    ev.add_argument("--skip", type=int, default=0, help="leave out the first samples (training)")
-    ev.add_argument("--n", type=int, default=None, help="evaluate n samples only")
+    ev.add_argument("--stride", type=POSITIVE, default=1)
+    ev.add_argument(
+        "--skip", type=NON_NEGATIVE, default=0, help="leave out the first samples (training)"
+    )
+    ev.add_argument("--n", type=POSITIVE, default=None, help="evaluate n samples only")
     ev.set_defaults(run=_evaluate)
 
     models = commands.add_parser("models", help="every model family with its hyperparameters")
@@ -202,9 +230,11 @@ def parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="generate, train, evaluate and plot, small")
     demo.add_argument("--out", default="jaxsciml-demo", help="directory for data, run and plots")
-    demo.add_argument("--epochs", type=int, default=50, help="default 50")
-    demo.add_argument("--n-train", type=int, default=500, help="training samples (default 500)")
-    demo.add_argument("--n-test", type=int, default=100, help="test samples (default 100)")
+    demo.add_argument("--epochs", type=POSITIVE, default=50, help="default 50")
+    demo.add_argument(
+        "--n-train", type=POSITIVE, default=500, help="training samples (default 500)"
+    )
+    demo.add_argument("--n-test", type=POSITIVE, default=100, help="test samples (default 100)")
     demo.set_defaults(run=_demo)
     return main
 
@@ -221,8 +251,7 @@ def main(argv=None) -> int:
         ConfigError,
         DatasetFileError,
         CheckpointMismatchError,
-        FileExistsError,
-        FileNotFoundError,
+        OSError,
         ValueError,
     ) as error:
         print(f"jaxsciml {args.command}: {error}", file=sys.stderr)

@@ -50,6 +50,7 @@ optimizer = ""             # "" = the family's recipe; fno_adam (Adam, L2 weight
 import dataclasses
 import difflib
 import json
+import math
 import os
 import tomllib
 from pathlib import Path
@@ -116,6 +117,34 @@ LOSSES = ("", "relative_l2", "mse", "frequency_relative_l2", "physics")
 OPTIMIZERS = ("", "fno_adam", "adam", "adamw", "adam_step_decay", "adamw_step_decay")
 
 
+TINY = 5e-324  # the smallest positive float: "> 0" as a closed bound
+RANGES = (
+    ("data", "n_train", 1, math.inf),
+    ("data", "n_test", 0, math.inf),
+    ("data", "stride", 1, math.inf),
+    ("data", "sensor_stride", 1, math.inf),
+    ("data", "points_per_step", 0, math.inf),
+    ("train", "epochs", 1, math.inf),
+    ("train", "batch_size", 1, math.inf),
+    ("train", "learning_rate", TINY, math.inf),
+    ("train", "decay_every_epochs", 1, math.inf),
+    ("train", "decay_rate", TINY, 1.0),
+    ("train", "weight_decay", 0.0, math.inf),
+    ("train", "seed", 0, 2**63 - 1),
+    ("train", "eval_every", 1, math.inf),
+    ("train", "checkpoint_every", 1, math.inf),
+    ("train", "keep", 1, math.inf),
+)
+"""`(section, key, low, high)`: the closed range of every numeric setting."""
+COLLOCATION_LOWEST = {
+    "interior": 1,
+    "boundary": 0,
+    "initial": 0,
+    "resample_every": 1,
+    "reference": 2,
+}
+
+
 def _unknown(kind: str, name: str, known) -> ConfigError:
     close = difflib.get_close_matches(name, known, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
@@ -175,9 +204,10 @@ def validate(config: Config) -> None:
         raise ConfigError(
             f"[train] optimizer must be one of {OPTIMIZERS[1:]}, got {config.train.optimizer!r}"
         )
-    for key in ("n_train", "stride", "sensor_stride"):
-        if getattr(config.data, key) < 1:
-            raise ConfigError(f"[data] {key} must be positive")
+    for section, key, low, high in RANGES:
+        value = getattr(getattr(config, section), key)
+        if not (math.isfinite(value) and low <= value <= high):
+            raise ConfigError(f"[{section}] {key} must be in [{low}, {high}], got {value!r}")
     parse_index(config.data.sensors)
     if config.data.generate:
         data_generator(config.data.generate)
@@ -188,9 +218,6 @@ def validate(config: Config) -> None:
         raise ConfigError(
             f"[model] {family.name} learns from a PDE: set [data] pde = {{name = ...}}"
         )
-    for key in ("epochs", "batch_size", "eval_every", "checkpoint_every", "keep"):
-        if getattr(config.train, key) < 1:
-            raise ConfigError(f"[train] {key} must be positive")
 
 
 def parse_index(text: str) -> tuple:
@@ -227,6 +254,10 @@ def collocation_settings(table: dict) -> dict:
     settings = {**COLLOCATION, **table}
     for key, value in settings.items():
         _coerce("data.collocation", key, value, COLLOCATION[key])
+        if value < COLLOCATION_LOWEST[key]:
+            raise ConfigError(
+                f"[data] collocation {key} must be at least {COLLOCATION_LOWEST[key]}, got {value}"
+            )
     return settings
 
 

@@ -244,8 +244,14 @@ def _metrics(config: Config) -> dict | None:
 
 
 def _check_run_dir(run_dir: Path, config: Config, resume: bool) -> None:
-    """Refuse, before anything is written, to overwrite a run or to resume it with another
-    configuration."""
+    """Refuse, before anything is written, to overwrite a run, to resume it with another
+    configuration, or to write where a file stands in the way."""
+    for path, kind in ((run_dir, "directory"), (run_dir / "checkpoints", "directory")):
+        if path.exists() and not path.is_dir():
+            raise ConfigError(f"{path} is a file, where the run needs a {kind}; move it away")
+    for name in ("config.json", "initial.jsm", "model.jsm", "metrics.jsonl"):
+        if (run_dir / name).is_dir():
+            raise ConfigError(f"{run_dir / name} is a directory, where the run writes a file")
     saved = run_dir / "config.json"
     if resume and saved.exists() and json.loads(saved.read_text()) != config.to_dict():
         raise ConfigError(

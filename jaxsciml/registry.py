@@ -11,6 +11,7 @@ lists them all.
 import dataclasses
 import difflib
 import inspect
+import math
 from collections.abc import Callable
 
 from jaxsciml import operators
@@ -63,12 +64,54 @@ class Family:
                 )
             if isinstance(value, str) and value in ACTIVATIONS and "activation" in key:
                 value = ACTIVATIONS[value]
+            check_hyperparameter(self.name, key, value, _check_default(self.build, key))
             arguments[key] = value
         missing = [k for k, v in known.items() if v is None and k not in arguments]
         missing = [k for k in missing if _required(self.build, k)]
         if missing:
             raise ValueError(f"[model] {self.name} needs {', '.join(missing)}")
         return {**arguments, **derived}
+
+
+def _numbers(value) -> list | None:
+    """The numbers in a number or a flat list/tuple of numbers (booleans are not numbers)."""
+    items = list(value) if isinstance(value, list | tuple) else [value]
+    if items and all(isinstance(v, int | float) and not isinstance(v, bool) for v in items):
+        return items
+    return None
+
+
+def check_hyperparameter(family: str, key: str, value, default) -> None:
+    """Refuse a numeric hyperparameter that cannot be meant: not finite, a fraction where the
+    default is a whole number, below zero where the default is not, or below one where the
+    default is a positive whole number (a width, a depth, a number of modes). `default` is the
+    constructor's, or for a required argument annotated with whole numbers only, 1."""
+    given = _numbers(value)
+    if given is None:
+        return
+    problem = None
+    defaults = _numbers(default) if default is not None else None
+    if not all(math.isfinite(v) for v in given):
+        problem = "must be finite"
+    elif defaults is None:
+        pass
+    elif all(isinstance(d, int) for d in defaults) and not all(isinstance(v, int) for v in given):
+        problem = "must be whole numbers" if len(given) > 1 else "must be a whole number"
+    elif all(isinstance(d, int) and d > 0 for d in defaults) and min(given) < 1:
+        problem = "must be at least 1"
+    elif min(defaults) >= 0 and min(given) < 0:
+        problem = "must not be negative"
+    if problem:
+        raise ValueError(f"[model] {family} {key} {problem}, got {value!r}")
+
+
+def _check_default(build, name: str):
+    """What `check_hyperparameter` compares argument `name` with."""
+    parameter = inspect.signature(build).parameters[name]
+    if parameter.default is not inspect.Parameter.empty:
+        return parameter.default
+    annotation = str(parameter.annotation)
+    return 1 if "int" in annotation and "float" not in annotation else None
 
 
 def _required(build, name: str) -> bool:

@@ -8,6 +8,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from datagen.fields import gaussian_random_field
+from datagen.generator import check_finite
 from datagen.problems.discretize import embed_interior
 
 
@@ -84,6 +85,7 @@ class GridProblem:
     tau: float = 3.0
 
     def __post_init__(self):
+        check_finite(self)
         if self.dim not in (2, 3):
             raise ValueError(f"{type(self).__name__} supports dim 2 or 3, got {self.dim}")
         if self.resolution < 4:

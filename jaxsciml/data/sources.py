@@ -153,13 +153,26 @@ class ShardedSource(AbstractSource):
         self._files.clear()
 
 
+MATLAB_HEADER = b"MATLAB 7.3 MAT-file"  # the start of a v7.3 file's 512-byte user block
+
+
+def written_by_matlab(path: Path, fields: Sequence[h5py.Dataset]) -> bool:
+    """Whether an HDF5 file is a MATLAB v7.3 file (axes stored in reverse): it opens with
+    MATLAB's header, or its arrays carry MATLAB's `MATLAB_class` attribute."""
+    with open(path, "rb") as f:
+        if f.read(len(MATLAB_HEADER)) == MATLAB_HEADER:
+            return True
+    return bool(fields) and all("MATLAB_class" in field.attrs for field in fields)
+
+
 class FNOMatSource(AbstractSource):
     """A `.mat` file of the FNO paper (e.g. `piececonst_r421_N1024_smooth1.mat`).
 
     Reads the input field `input_key` (Darcy: `coeff`) and output field `output_key` (`sol`),
     each shaped `(N, *spatial)` in MATLAB, and adds a channel axis. MATLAB v7.3 files are HDF5
-    with the axes stored in reverse order; they are read lazily, one sample at a time. Older
-    (v5) files are read whole with `scipy.io.loadmat`.
+    with the axes stored in reverse order; they are read lazily, one sample at a time. An HDF5
+    file that MATLAB did not write is refused (its axis order is unknown). Older (v5) files
+    are read whole with `scipy.io.loadmat`.
     """
 
     def __init__(self, path: str | os.PathLike, input_key: str = "coeff", output_key: str = "sol"):
@@ -172,6 +185,14 @@ class FNOMatSource(AbstractSource):
         if h5py.is_hdf5(self.path):
             self._h5 = h5py.File(self.path, "r")
             fields = [self._h5.get(key) for key in self.keys]
+            if not written_by_matlab(self.path, [f for f in fields if f is not None]):
+                self._h5.close()
+                raise DatasetFileError(
+                    f"{self.path} is a plain HDF5 file, not a MATLAB v7.3 one (no MATLAB header, "
+                    "no MATLAB_class attributes), so the order of its axes is unknown and it is "
+                    "not guessed. Read its arrays with h5py and pass them, shaped (n, channels, "
+                    "*spatial), to jaxsciml.data.from_arrays(inputs, outputs)."
+                )
             shapes = [None if f is None else tuple(reversed(f.shape)) for f in fields]
         else:
             import scipy.io

@@ -95,14 +95,20 @@ def test_from_arrays_checks_shapes():
         jsm.data.from_arrays(np.zeros((3, 4)), np.zeros((3, 4)))
 
 
-def write_mat_v73(path, fields):
-    """MATLAB v7.3 files are HDF5 with every array's axes in reverse (column-major) order."""
-    with h5py.File(path, "w") as f:
+def write_mat_v73(path, fields, header=True):
+    """MATLAB v7.3 files are HDF5 with every array's axes in reverse (column-major) order, a
+    512-byte header and a `MATLAB_class` attribute on each array (here: one or the other)."""
+    with h5py.File(path, "w", userblock_size=512) as f:
         for key, value in fields.items():
             f[key] = np.ascontiguousarray(np.transpose(value))
+            if not header:
+                f[key].attrs["MATLAB_class"] = np.bytes_("double")
+    if header:
+        with open(path, "r+b") as f:
+            f.write(b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Mon Jan  1 00:00:00 2024")
 
 
-@pytest.mark.parametrize("version", ["v5", "v7.3"])
+@pytest.mark.parametrize("version", ["v5", "v7.3", "v7.3-attributes"])
 def test_fno_mat_adapter_reads_both_matlab_versions(tmp_path, version):
     rng = np.random.default_rng(0)
     coeff = rng.normal(size=(6, 21, 21))  # (N, s, s) as MATLAB holds it; not symmetric in x, y
@@ -111,13 +117,25 @@ def test_fno_mat_adapter_reads_both_matlab_versions(tmp_path, version):
     if version == "v5":
         scipy.io.savemat(path, {"coeff": coeff, "sol": sol})
     else:
-        write_mat_v73(path, {"coeff": coeff, "sol": sol})
+        write_mat_v73(path, {"coeff": coeff, "sol": sol}, header=version == "v7.3")
     data = jsm.data.load_fno_mat(path)
     assert len(data) == 6 and data.input_shape == (1, 21, 21)
     np.testing.assert_allclose(data[4].inputs[0], coeff[4], rtol=1e-6)
     coarse = data.subsample(5)  # the FNO protocol's [:, ::r, ::r]
     assert coarse.input_shape == (1, 5, 5)
     np.testing.assert_allclose(coarse[2].outputs[0], sol[2, ::5, ::5], rtol=1e-6)
+
+
+def test_a_plain_hdf5_file_is_refused_not_read_with_its_axes_reversed(tmp_path):
+    """24 samples of 32x24 in C order: read as MATLAB's, they would become 24x32 samples of 32."""
+    path = tmp_path / "mine.h5"
+    with h5py.File(path, "w") as f:
+        f["coeff"] = np.zeros((24, 32, 24))
+        f["sol"] = np.zeros((24, 32, 24))
+    with pytest.raises(DatasetFileError, match="not a jaxsciml-dataset.*from_arrays"):
+        jsm.data.load(path)
+    with pytest.raises(DatasetFileError, match="plain HDF5 file.*from_arrays"):
+        jsm.data.load_fno_mat(path)
 
 
 def test_fno_mat_adapter_names_missing_fields_and_bad_files(tmp_path):
