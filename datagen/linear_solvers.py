@@ -126,18 +126,30 @@ class LinearSolver:
         matrix = state.matrix
         x = np.zeros_like(rhs) if initial_guess is None else np.array(initial_guess, np.float64)
         target = self.tolerance * (np.linalg.norm(rhs) or 1.0)
-        x, iterations, matvecs, recycled = self._solve(state, rhs, x, target)
+        x, iterations, matvecs, recycled, stalled = self._solve(state, rhs, x, target)
         residual = relative_residual(matrix, x, rhs)
         if not residual <= self.tolerance:
-            raise SolveError(
-                f"{self.name} left a relative residual {residual:.2e} above the tolerance "
-                f"{self.tolerance:.0e} after {matvecs} matrix-vector products (limit "
-                f"{self.max_matvecs}); raise max_matvecs, use a stronger preconditioner, or "
-                "choose another solver."
-            )
+            raise SolveError(self._failure(residual, matvecs, stalled))
         seconds = time.perf_counter() - start + state.setup_seconds
         after = dataclasses.replace(state, recycled=recycled, setup_seconds=0.0)
         return SolveResult(x, residual, iterations, matvecs, seconds, after)
+
+    def _failure(self, residual: float, matvecs: int, stalled: bool) -> str:
+        """Why a solve missed the tolerance, in words that say what to change."""
+        if stalled:
+            return (
+                f"{self.label} stagnated: the relative residual stayed at {residual:.2e}, above "
+                f"the tolerance {self.tolerance:.0e}, over its last restart cycles (after "
+                f"{matvecs} matrix-vector products, of {self.max_matvecs} allowed). More "
+                "products would not help: use a stronger preconditioner or another solver "
+                "(direct)."
+            )
+        return (
+            f"{self.label} left a relative residual {residual:.2e} above the tolerance "
+            f"{self.tolerance:.0e} when it reached its limit of {self.max_matvecs} "
+            f"matrix-vector products ({matvecs} spent); raise max_matvecs, use a stronger "
+            "preconditioner, or choose another solver."
+        )
 
     def _prepare(self, matrix: Matrix) -> Any:
         """The set-up that depends on the matrix alone."""
@@ -148,7 +160,8 @@ class LinearSolver:
         return None
 
     def _solve(self, state: SolverState, rhs, x, target):
-        """Return `(x, iterations, matvecs, recycled)` with `‖rhs - A x‖ ≤ target` if possible."""
+        """Return `(x, iterations, matvecs, recycled, stagnated)` with `‖rhs - A x‖ ≤ target` if
+        possible (`stagnated`: the iteration stopped because it made no progress)."""
         raise NotImplementedError
 
 
@@ -166,7 +179,7 @@ class DirectSolver(LinearSolver):
         solution = state.prepared.solve(rhs)
         if not np.all(np.isfinite(solution)):
             raise SolveError("the direct solve produced non-finite values; the matrix is singular")
-        return solution, 0, 0, None
+        return solution, 0, 0, None, False
 
 
 class _Counted:
@@ -206,18 +219,21 @@ class _Preconditioned(LinearSolver):
     def _solve(self, state, rhs, x, target):
         matrix, inverse, recycled = state.matrix, state.prepared, state.recycled
         iterations = matvecs = 0
+        stalled = False
         for _ in range(3):
             r = rhs - matrix @ x
             matvecs += 1
-            if np.linalg.norm(r) <= target or matvecs >= self.max_matvecs:
+            if np.linalg.norm(r) <= target or matvecs >= self.max_matvecs or stalled:
                 break
             counted = _Counted(matrix)
             budget = self.max_matvecs - matvecs
-            dx, steps, recycled = self._iterate(counted, inverse, r, target, budget, recycled)
+            dx, steps, recycled, stalled = self._iterate(
+                counted, inverse, r, target, budget, recycled
+            )
             x = x + dx
             iterations += steps
             matvecs += counted.calls
-        return x, iterations, matvecs, recycled
+        return x, iterations, matvecs, recycled, stalled
 
     def _iterate(
         self,
@@ -227,9 +243,9 @@ class _Preconditioned(LinearSolver):
         target: float,
         budget: int,
         recycled: RecycledSpace | None,
-    ) -> tuple[np.ndarray, int, RecycledSpace | None]:
-        """Return `(dx, iterations, recycled)` with `‖residual - A dx‖ ≤ target` if possible,
-        applying `A` as `matrix_apply` and `M⁻¹` as `inverse`."""
+    ) -> tuple[np.ndarray, int, RecycledSpace | None, bool]:
+        """Return `(dx, iterations, recycled, stagnated)` with `‖residual - A dx‖ ≤ target` if
+        possible, applying `A` as `matrix_apply` and `M⁻¹` as `inverse`."""
         raise NotImplementedError
 
 
@@ -248,7 +264,7 @@ class GMRESSolver(_Preconditioned):
             restart=self.restart,
             max_matvecs=budget,
         )
-        return inverse(outcome.correction), outcome.iterations, None
+        return inverse(outcome.correction), outcome.iterations, None, outcome.stagnated
 
 
 @dataclasses.dataclass(frozen=True)
@@ -277,7 +293,8 @@ class GCRODRSolver(_Preconditioned):
             recycled=recycled,
             max_matvecs=budget,
         )
-        return inverse(outcome.correction), outcome.iterations, self._kept(outcome.recycled)
+        kept = self._kept(outcome.recycled)
+        return inverse(outcome.correction), outcome.iterations, kept, outcome.stagnated
 
     def _kept(self, recycled: RecycledSpace | None) -> RecycledSpace | None:
         """What a solve leaves in its state for the next right-hand side: nothing, here."""
@@ -325,7 +342,7 @@ class _ScipyKrylov(_Preconditioned):
             M=preconditioner,
             callback=lambda _: steps.__setitem__(0, steps[0] + 1),
         )
-        return dx, steps[0], None
+        return dx, steps[0], None, False  # SciPy does not tell stagnation from the limit
 
 
 @dataclasses.dataclass(frozen=True)

@@ -19,7 +19,7 @@ import numpy as np
 import scipy.linalg as sla
 
 from datagen.krylov.arnoldi import arnoldi_cycle
-from datagen.krylov.result import KrylovOutcome, RecycledSpace
+from datagen.krylov.result import KrylovOutcome, RecycledSpace, stagnated
 
 
 def smallest_eigenspace(values: np.ndarray, vectors: np.ndarray, k: int) -> np.ndarray:
@@ -66,7 +66,7 @@ def _refresh(apply: Callable, basis: np.ndarray) -> RecycledSpace:
 
 def _first_cycle(apply, r, y, target, budget, restart, recycle):
     """A GMRES(m) cycle; its harmonic Ritz vectors of smallest magnitude become `U` (`None` if
-    the cycle was too short to find `k` of them)."""
+    the cycle was too short to find `k` of them, or its Hessenberg matrix is singular)."""
     cycle = arnoldi_cycle(apply, r, min(restart, budget), target)
     z, basis, h = cycle.coefficients, cycle.basis, cycle.hessenberg
     y += basis[:-1].T @ z
@@ -77,7 +77,10 @@ def _first_cycle(apply, r, y, target, budget, restart, recycle):
     square = h[:j, :j].copy()
     unit = np.zeros(j)
     unit[-1] = 1.0
-    square[:, -1] += h[j, j - 1] ** 2 * np.linalg.solve(square.T, unit)
+    try:
+        square[:, -1] += h[j, j - 1] ** 2 * np.linalg.solve(square.T, unit)
+    except np.linalg.LinAlgError:  # a singular H_j: no harmonic Ritz vectors from this cycle
+        return cycle, None
     values, vectors = sla.eig(square)
     p = smallest_eigenspace(values, vectors, recycle)
     if not p.shape[1]:
@@ -147,7 +150,8 @@ def gcrodr(
         along_c = space.image @ r
         y += space.basis.T @ along_c
         r -= space.image.T @ along_c
-    while np.linalg.norm(r) > target and matvecs < max_matvecs:
+    norms = [np.linalg.norm(r)]
+    while norms[-1] > target and matvecs < max_matvecs and not stagnated(norms):
         budget = max_matvecs - matvecs
         if space is None:
             cycle, space = _first_cycle(apply, r, y, target, budget, restart, recycle)
@@ -156,4 +160,7 @@ def gcrodr(
         matvecs += cycle.steps
         iterations += cycle.steps
         cycles += 1
-    return KrylovOutcome(y, r, iterations, matvecs, cycles, recycled=space)
+        norms.append(np.linalg.norm(r))
+    return KrylovOutcome(
+        y, r, iterations, matvecs, cycles, recycled=space, stagnated=stagnated(norms)
+    )

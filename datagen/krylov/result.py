@@ -24,7 +24,8 @@ class KrylovOutcome:
     """The correction `y` (`(n,)`), the residual `r - A y` it leaves (tracked by the iteration,
     not recomputed), the Krylov iterations (Arnoldi steps), the operator applications made (the
     iterations plus any spent on refreshing a recycled space), the restart cycles run, and the
-    recycled space a recycling method leaves for the next system (`None` for the others)."""
+    recycled space a recycling method leaves for the next system (`None` for the others), and
+    whether it stopped because it `stagnated` (see `stagnated`)."""
 
     correction: np.ndarray
     residual: np.ndarray
@@ -32,7 +33,22 @@ class KrylovOutcome:
     matvecs: int
     cycles: int
     recycled: RecycledSpace | None = None
+    stagnated: bool = False
 
     @property
     def residual_norm(self) -> float:
         return float(np.linalg.norm(self.residual))
+
+
+STALL_CYCLES = 3
+STALL_REDUCTION = 0.99
+
+
+def stagnated(norms: list[float]) -> bool:
+    """Whether a restarted iteration has stagnated, given the residual norm before its first
+    cycle and after each cycle: the last `STALL_CYCLES` cycles reduced it by less than 1% in
+    all. Going on would spend the whole budget for nothing (at 1% per cycle of 40 steps,
+    reaching 1e-8 takes some 70 000 matrix-vector products)."""
+    return len(norms) > STALL_CYCLES and bool(
+        norms[-1] > STALL_REDUCTION * norms[-1 - STALL_CYCLES]
+    )

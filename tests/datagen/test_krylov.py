@@ -1,5 +1,7 @@
 """GMRES, GCRO-DR with recycling, the preconditioners, the solver backends and the sorting."""
 
+import re
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -226,6 +228,22 @@ def test_a_tolerance_that_cannot_be_met_in_the_limit_raises():
         make_solver("skr", tolerance=0.0)
     with pytest.raises(ValueError, match="unknown solver"):
         make_solver("bicgstab")
+
+
+@pytest.mark.parametrize("name", ["gmres", "gcrodr", "skr"])
+def test_a_stagnating_solve_says_it_stagnated_and_stops_early(name):
+    """The cyclic shift: restarted GMRES with fewer steps than the size makes no progress at all
+    from b = e_1 (each cycle's Krylov space misses the solution e_n); GCRO-DR's deflation space
+    of eigenvectors of a unitary matrix cannot help either."""
+    n = 60
+    shift = sp.csr_matrix(np.roll(np.eye(n), 1, axis=0))
+    rhs = np.eye(n)[0]
+    recycling = {} if name == "gmres" else {"recycle": 3}
+    solver = make_solver(name, preconditioner="none", restart=8, max_matvecs=5000, **recycling)
+    with pytest.raises(SolveError, match="stagnated.*after (\\d+) matrix") as caught:
+        solver.solve(solver.init(shift), rhs)
+    spent = int(re.search(r"after (\d+) matrix", str(caught.value)).group(1))
+    assert spent < 200  # stopped after a few idle cycles, not at the limit of 5000
 
 
 def test_sorting_returns_permutations_that_shorten_the_path():
