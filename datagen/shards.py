@@ -9,11 +9,13 @@ present samples by number whatever the order they were made in.
 """
 
 import concurrent.futures
+import ctypes
 import dataclasses
 import math
 import multiprocessing
 import os
 import queue
+import signal
 import threading
 import time
 from collections.abc import Sequence
@@ -141,6 +143,7 @@ def make_and_write(generator: Generator, seed: int, task: ShardTask, progress=No
     )
 
 
+PR_SET_PDEATHSIG = 1  # Linux prctl(2)
 _progress_channel = None  # in a worker process: where its progress goes (set by `_start_worker`)
 
 
@@ -154,10 +157,23 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(1)  # the run that started this worker is gone (killed): write nothing more
 
 
+def _die_with_parent() -> None:
+    """On Linux, have the kernel kill this process the moment its parent ends."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass  # not Linux: `_exit_with_parent` polls instead
+
+
 def _start_worker(channel, parent: int) -> None:
-    """In each worker process: send progress to `channel`, and end when the parent ends."""
+    """In each worker process: send progress to `channel`, and end when the parent ends (at
+    once on Linux, within 0.2 s elsewhere), so a killed run leaves no worker writing."""
     global _progress_channel
     _progress_channel = channel
+    _die_with_parent()
+    if os.getppid() != parent:
+        os._exit(1)
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
 
 
@@ -279,9 +295,9 @@ def write_dataset(
         raise DatasetFileError(f"{out} is a file, not a dataset directory")
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
+    default = generator.default_shard_size
+    manifest = settle_manifest(out, generator.provenance(seed), n, shard_size, default)
     with part_lock(out, part):
-        default = generator.default_shard_size
-        manifest = settle_manifest(out, generator.provenance(seed), n, shard_size, default)
         remove_abandoned_temporaries(out)
         order = generator.order(n, seed, out, progress)
         tasks, finished = plan_shards(generator, n, out, seed, order, manifest.shard_size, part)

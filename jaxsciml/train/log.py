@@ -2,12 +2,13 @@
 
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
 import jax
 from tqdm.auto import tqdm
+
+from datagen.progress import interactive
 
 
 class MetricsFile:
@@ -30,11 +31,6 @@ class MetricsFile:
             return
         with self.path.open("a") as f:
             f.write(json.dumps(record) + "\n")
-
-
-def interactive() -> bool:
-    """Whether a live progress bar can be drawn: a terminal or a notebook."""
-    return sys.stderr.isatty() or "ipykernel" in sys.modules
 
 
 class Progress:
