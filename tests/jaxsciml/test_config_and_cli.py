@@ -1,5 +1,6 @@
 """Configuration files, the command line and runs trained from them."""
 
+import re
 from pathlib import Path
 
 import jax
@@ -50,6 +51,24 @@ def test_defaults_and_overrides(tmp_path):
         ("[model]\nname = 'pinn'\n[data]\npde = {name = 'helmholz'}\n", "did you mean 'helmholtz'"),
         ("[model]\nname = 'pinn'\n[data]\npde = {name = 'poisson', a = 1}\n", "pde poisson"),
         ("[data]\ncollocation = {points = 3}\n", "unknown key in \\[data\\] collocation"),
+        # numbers that cannot be meant: refused before anything is written
+        ("[train]\nlearning_rate = nan\n", "learning_rate must be in"),
+        ("[train]\nlearning_rate = -1e-3\n", "learning_rate must be in"),
+        ("[train]\ndecay_rate = 1.5\n", "decay_rate must be in"),
+        ("[train]\nweight_decay = inf\n", "weight_decay must be in"),
+        ("[train]\ndecay_every_epochs = 0\n", "decay_every_epochs must be in"),
+        ("[train]\nseed = -1\n", "seed must be in"),
+        ("[data]\nn_test = -1\n", "n_test must be in"),
+        ("[data]\npoints_per_step = -5\n", "points_per_step must be in"),
+        ("[data]\ncollocation = {interior = 0}\n", "interior must be at least 1"),
+        ("[model]\nwidth = 0\n", "fno width must be at least 1"),
+        ("[model]\nwidth = 2.5\n", "fno width must be a whole number"),
+        ("[model]\nmodes = [0, 4]\n", "fno modes must be at least 1"),
+        ("[model]\npadding = nan\n", "fno padding must be finite"),
+        ("[model]\npadding = -0.1\n", "fno padding must not be negative"),
+        ("[data]\ngenerate = { name = 'helmholtz', wavenumber = nan }\n", "must be finite"),
+        ("[data]\ngenerate = { name = 'navier_stokes', resolution = 0 }\n", "at least 4"),
+        ("[data]\ngenerate = { name = 'antiderivative', length_scale = -1.0 }\n", "positive"),
     ],
 )
 def test_bad_configurations_are_named(tmp_path, text, match):
@@ -57,6 +76,35 @@ def test_bad_configurations_are_named(tmp_path, text, match):
     path.write_text(text)
     with pytest.raises(ConfigError, match=match):
         jconfig.load(path)
+
+
+@pytest.mark.parametrize(
+    "words, match",
+    [
+        (["train", "--run-dir", "r", "--epochs", "0"], "--epochs: must be at least 1, got 0"),
+        (["evaluate", "r", "d", "--stride", "0"], "--stride: must be at least 1"),
+        (["evaluate", "r", "d", "--skip", "-1"], "--skip: must be at least 0"),
+        (["datagen", "darcy", "--n", "0", "--out", "o"], "--n: must be at least 1"),
+        (["datagen", "darcy", "--n", "4", "--out", "o", "--shard-size", "x"], "not a whole"),
+        (["demo", "--n-train", "0"], "--n-train: must be at least 1"),
+    ],
+)
+def test_a_given_flag_is_checked_never_ignored(words, match, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(words)
+    assert exit_.value.code == 2 and re.search(match, capsys.readouterr().err)
+    assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_a_jax_family_refuses_worker_processes_before_writing(tmp_path):
+    import datagen
+
+    with pytest.raises(ValueError, match="navier_stokes runs in this process"):
+        datagen.generate(
+            "navier_stokes", 2, tmp_path / "ns", workers=4, resolution=8, stored_resolution=8
+        )
+    assert not (tmp_path / "ns").exists()
 
 
 def test_sensor_indices_read_as_numpy_indices():
