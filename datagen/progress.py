@@ -16,6 +16,19 @@ def interactive() -> bool:
     return sys.stderr.isatty() or "ipykernel" in sys.modules
 
 
+def counts(done: int, total: int, unit: str, recent: int, seconds: float) -> str:
+    """`"120/400 samples (30%), 4.1 sample/s, 10 s elapsed, ETA 00:01:08"`: `done` of `total`,
+    with the rate of the `recent` units made in the last `seconds` (this run's, on a resume)."""
+    rate = recent / max(seconds, 1e-9)
+    left = (total - done) / rate if rate > 0 else float("inf")
+    eta = time.strftime("%H:%M:%S", time.gmtime(left)) if left < 1e7 else "?"
+    share = 100 * done / max(total, 1)
+    return (
+        f"{done}/{total} {unit}s ({share:.0f}%), {rate:.3g} {unit}/s, {seconds:.0f} s elapsed, "
+        f"ETA {eta}"
+    )
+
+
 class LineProgress:
     """`tqdm`'s `update`/`set_postfix`/`close` as a line on standard error at most every
     `interval` seconds, plus a last line when closed."""
@@ -35,17 +48,8 @@ class LineProgress:
 
     def _line(self) -> None:
         self.last = time.monotonic()
-        elapsed = max(self.last - self.start, 1e-9)
-        rate = self.count / elapsed
-        left = (self.total - self.count) / rate if rate > 0 else float("inf")
-        eta = time.strftime("%H:%M:%S", time.gmtime(left)) if left < 1e7 else "?"
-        share = 100 * self.count / max(self.total, 1)
-        print(
-            f"{self.description}: {self.count}/{self.total} {self.unit}s ({share:.0f}%), "
-            f"{rate:.3g} {self.unit}/s, {elapsed:.0f} s elapsed, ETA {eta} {self.postfix}".rstrip(),
-            file=sys.stderr,
-            flush=True,
-        )
+        counted = counts(self.count, self.total, self.unit, self.count, self.last - self.start)
+        print(f"{self.description}: {counted} {self.postfix}".rstrip(), file=sys.stderr, flush=True)
 
     def close(self) -> None:
         if self.count:

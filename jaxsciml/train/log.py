@@ -8,7 +8,7 @@ from pathlib import Path
 import jax
 from tqdm.auto import tqdm
 
-from datagen.progress import interactive
+from datagen.progress import counts, interactive
 
 
 class MetricsFile:
@@ -35,7 +35,8 @@ class MetricsFile:
 
 class Progress:
     """A progress bar over training steps where one can be drawn; otherwise (batch jobs, log
-    files) one line per epoch, at most every `interval` seconds, plus the last epoch.
+    files) one line per epoch, at most every `interval` seconds, plus the last epoch, with the
+    steps done of the total, the rate, the time left and the epoch's metrics.
 
     `enabled=None` decides by `interactive()`; `False` silences both.
     """
@@ -44,7 +45,8 @@ class Progress:
         self.quiet = enabled is False or jax.process_index() != 0
         use_bar = not self.quiet and (enabled is True or interactive())
         self.bar = tqdm(total=total, initial=initial, unit="step", desc="fit") if use_bar else None
-        self.interval = interval
+        self.interval, self.total, self.initial = interval, total, initial
+        self.start = time.monotonic()
         self.last_line = -float("inf")
 
     def step(self) -> None:
@@ -57,8 +59,10 @@ class Progress:
             self.bar.set_postfix(summary, refresh=True)
         elif not self.quiet and (last or time.monotonic() - self.last_line >= self.interval):
             self.last_line = time.monotonic()
+            step, elapsed = record["step"], self.last_line - self.start
+            done = counts(step, self.total, "step", step - self.initial, elapsed)
             items = " ".join(f"{k}={v}" for k, v in summary.items())
-            print(f"epoch {record['epoch']} step {record['step']} {items}", flush=True)
+            print(f"epoch {record['epoch']}: {done} {items}", flush=True)
 
     def close(self) -> None:
         if self.bar is not None:

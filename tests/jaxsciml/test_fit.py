@@ -1,6 +1,7 @@
 """The training loop: sharding, resume, interruption, logging, errors."""
 
 import json
+import re
 
 import equinox as eqx
 import jax
@@ -230,3 +231,16 @@ def test_restore_model_needs_no_optimizer(small, tmp_path):
     restored = jsm.train.restore_model(tmp_path, tiny_model(train, jax.random.key(5)))
     for x, y in zip(arrays(restored), arrays(trained)):
         np.testing.assert_array_equal(x, y)
+
+
+def test_progress_in_a_log_file_is_one_line_per_epoch_with_total_rate_and_eta(small, capsys):
+    """Not on a terminal (pytest captures standard error): no bar, a line per epoch at most
+    (here every epoch: the interval is never reached but the last), each with the steps done of
+    the total, the rate and the time left."""
+    train, _ = small
+    jsm.fit(tiny_model(train), train, epochs=3, batch_size=16, progress=None)
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    assert "\r" not in captured.err + captured.out and 1 <= len(lines) <= 3
+    assert re.match(r"epoch 1: 3/9 steps \(33%\), [\d.e+]+ step/s, .*ETA \d\d:\d\d:\d\d", lines[0])
+    assert lines[-1].startswith("epoch 3: 9/9 steps (100%)")
