@@ -12,18 +12,14 @@ the one shard driver (atomic shards, resumable).
 """
 
 import dataclasses
-import functools
 from collections.abc import Sequence
 from typing import ClassVar
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from datagen.fields import periodic_gaussian_random_field
 from datagen.format import Provenance
 from datagen.generator import Generator, Progress, ShardContent, check_finite
-from datagen.problems.navier_stokes import fno_forcing, vorticity_trajectory
 
 
 SOLVER_NAME = "pseudo-spectral, Crank-Nicolson viscosity, explicit advection"
@@ -84,29 +80,6 @@ class NavierStokesSettings:
         )
 
 
-def trajectories(settings: NavierStokesSettings, w0: jax.Array) -> jax.Array:
-    """The recorded frames `(batch, frames, s, s)` on the stored grid for initial fields `w0`
-    `(batch, n, n)` on the solver grid (one compiled, `vmap`ped solve per settings and dtype)."""
-    return _compiled_solver(settings)(w0)
-
-
-@functools.lru_cache(maxsize=8)
-def _compiled_solver(settings: NavierStokesSettings):
-    def one(w):
-        forcing = jnp.asarray(fno_forcing(settings.resolution), w.dtype)
-        frames = vorticity_trajectory(
-            w,
-            forcing,
-            settings.viscosity,
-            settings.time_step,
-            settings.steps_per_frame,
-            settings.frames,
-        )
-        return frames[:, :: settings.stride, :: settings.stride]
-
-    return jax.jit(jax.vmap(one))
-
-
 @dataclasses.dataclass(frozen=True)
 class NavierStokes(NavierStokesSettings, Generator):
     """Navier-Stokes trajectories as a dataset: the settings of `NavierStokesSettings`, and
@@ -149,12 +122,15 @@ class NavierStokes(NavierStokesSettings, Generator):
     def make_shard(
         self, seed: int, indices: Sequence[int], progress: Progress | None = None
     ) -> ShardContent:
+        # JAX is imported here, when trajectories are made, not with `datagen` (fast --help)
+        from datagen.problems.navier_stokes import recorded_frames
+
         settings, stride = self.solver_settings, self.stride
         inputs, outputs = [], []
         for start in range(0, len(indices), self.batch_size):
             batch = indices[start : start + self.batch_size]
             w0 = np.stack([settings.initial_vorticity(seed, int(i)) for i in batch])
-            outputs.append(np.asarray(trajectories(settings, jnp.asarray(w0, jnp.float32))))
+            outputs.append(recorded_frames(w0, settings))
             inputs.append(w0[:, None, ::stride, ::stride])
             if progress:
                 progress(len(batch), 0)

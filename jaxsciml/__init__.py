@@ -1,36 +1,40 @@
-"""jaxsciml: neural operators for PDEs in JAX, trained on generated data."""
+"""jaxsciml: neural operators for PDEs in JAX, trained on generated data.
 
+The names below are imported on first use (PEP 562), so that `import jaxsciml` and the
+`jaxsciml` command start in a fraction of a second and load JAX only when it is needed.
+"""
+
+import importlib
 from importlib.metadata import PackageNotFoundError, version as _version
 
-from jaxsciml import (
-    data as data,
-    losses as losses,
-    nn as nn,
-    parallel as parallel,
-    physics as physics,
-    train as train,
-)
-from jaxsciml.nn import SpectralConv as SpectralConv, count_parameters as count_parameters
-from jaxsciml.operators import (
-    DGNO as DGNO,
-    FNO as FNO,
-    PIG as PIG,
-    PINN as PINN,
-    T1 as T1,
-    DeepONet as DeepONet,
-    MgNO as MgNO,
-    MultiONet as MultiONet,
-    Normalized as Normalized,
-    OperatorODE as OperatorODE,
-    with_normalizers as with_normalizers,
-)
-from jaxsciml.operators.files import load_model as load_model, save_model as save_model
-from jaxsciml.train import (
-    Checkpointing as Checkpointing,
-    Evaluation as Evaluation,
-    evaluate as evaluate,
-    fit as fit,
-)
+
+_SUBMODULES = ("data", "losses", "nn", "parallel", "physics", "train")
+_NAMES = {
+    "jaxsciml.nn": ("SpectralConv", "count_parameters"),
+    "jaxsciml.operators": (
+        "DGNO", "FNO", "PIG", "PINN", "T1", "DeepONet", "MgNO", "MultiONet", "Normalized",
+        "OperatorODE", "with_normalizers",
+    ),
+    "jaxsciml.operators.files": ("load_model", "save_model"),
+    "jaxsciml.train": ("Checkpointing", "Evaluation", "evaluate", "fit"),
+}  # fmt: skip
+_HOME = {name: module for module, names in _NAMES.items() for name in names}
+__all__ = [*_SUBMODULES, *_HOME]
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        value = importlib.import_module(f"jaxsciml.{name}")
+    elif name in _HOME:
+        value = getattr(importlib.import_module(_HOME[name]), name)
+    else:
+        raise AttributeError(f"module 'jaxsciml' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 
 try:

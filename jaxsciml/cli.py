@@ -77,6 +77,9 @@ def _datagen(args) -> None:
 OPTION_PREFIX = "option_"  # argparse destinations of family options, apart from the common ones
 
 
+DATAGEN_HELP = "generate a PDE dataset (resumable); `jaxsciml datagen --help` lists the families"
+
+
 def _add_datagen(commands) -> None:
     """`jaxsciml datagen FAMILY ...`: a sub-command per registered family, its options as flags."""
     import datagen
@@ -84,7 +87,7 @@ def _add_datagen(commands) -> None:
 
     gen = commands.add_parser(
         "datagen",
-        help="generate a PDE dataset (resumable); `jaxsciml datagen --help` lists the families",
+        help=DATAGEN_HELP,
         description="Generate a dataset of a registered family into sharded HDF5 files. A killed "
         "run restarts where it stopped; --shard/--num-shards split the shards between machines.",
         epilog="families and their options (defaults):\n\n" + datagen.describe(),
@@ -183,11 +186,17 @@ def _demo(args) -> None:
     )
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The command line's parser. Given the words `argv` it will parse, it builds the `datagen`
+    families' sub-commands (which import `datagen`) only for a `datagen` command, so that every
+    other command, and `--help`, answers at once."""
     main = argparse.ArgumentParser(prog="jaxsciml", description=__doc__)
     commands = main.add_subparsers(dest="command", required=True)
 
-    _add_datagen(commands)
+    if argv is None or argv[:1] == ["datagen"]:
+        _add_datagen(commands)
+    else:
+        commands.add_parser("datagen", help=DATAGEN_HELP, add_help=False)
 
     tr = commands.add_parser("train", help="train an operator from a TOML configuration")
     tr.add_argument("config", nargs="?", default=None, help="TOML file (defaults if omitted)")
@@ -209,7 +218,9 @@ def parser() -> argparse.ArgumentParser:
     ev = commands.add_parser("evaluate", help="errors of a trained run on a dataset")
     ev.add_argument("run_dir", help="a run directory, or a grid model's .jsm file")
     ev.add_argument("data", help="dataset directory, at the training grid or a finer one")
-    ev.add_argument("--stride", type=POSITIVE, default=1)
+    ev.add_argument(
+        "--stride", type=POSITIVE, default=1, help="sub-sample the grid by this stride (default 1)"
+    )
     ev.add_argument(
         "--skip", type=NON_NEGATIVE, default=0, help="leave out the first samples (training)"
     )
@@ -239,21 +250,23 @@ def parser() -> argparse.ArgumentParser:
     return main
 
 
-def main(argv=None) -> int:
-    from datagen import DatasetFileError
-    from jaxsciml.config import ConfigError
-    from jaxsciml.train import CheckpointMismatchError
+def _user_errors() -> tuple[type[Exception], ...]:
+    """The errors a command reports as one line (exit 2) rather than a traceback: what a user
+    can fix (settings, files, data). `ConfigError` and `CheckpointMismatchError` are
+    `ValueError`s. Imported after the command ran, so `--help` loads nothing."""
+    from datagen.format import DatasetFileError
 
-    args = parser().parse_args(argv)
+    return (DatasetFileError, OSError, ValueError)
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parser(argv).parse_args(argv)
     try:
         args.run(args)
-    except (
-        ConfigError,
-        DatasetFileError,
-        CheckpointMismatchError,
-        OSError,
-        ValueError,
-    ) as error:
+    except Exception as error:
+        if not isinstance(error, _user_errors()):
+            raise
         print(f"jaxsciml {args.command}: {error}", file=sys.stderr)
         return 2
     return 0

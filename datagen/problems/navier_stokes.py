@@ -11,6 +11,8 @@ Written in JAX so that it compiles once and runs a batch of trajectories on a GP
 over initial conditions). Wavenumbers are `2π k` for integer `k` (period 1).
 """
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -75,3 +77,28 @@ def vorticity_trajectory(
 
     _, trajectory = jax.lax.scan(frame, jnp.fft.rfft2(w0), None, length=frames)
     return trajectory
+
+
+def recorded_frames(w0: np.ndarray, settings) -> np.ndarray:
+    """The recorded frames float32 `(batch, frames, s, s)` on the stored grid for initial fields
+    `w0` `(batch, n, n)` on the solver grid, as `settings` (a `NavierStokesSettings`) define
+    them; one compiled, `vmap`ped solve per settings."""
+    solve = _compiled_solver(
+        settings.resolution,
+        settings.viscosity,
+        settings.time_step,
+        settings.steps_per_frame,
+        settings.frames,
+        settings.stride,
+    )
+    return np.asarray(solve(jnp.asarray(w0, jnp.float32)))
+
+
+@functools.lru_cache(maxsize=8)
+def _compiled_solver(resolution, viscosity, time_step, steps_per_frame, frames, stride):
+    def one(w):
+        forcing = jnp.asarray(fno_forcing(resolution), w.dtype)
+        recorded = vorticity_trajectory(w, forcing, viscosity, time_step, steps_per_frame, frames)
+        return recorded[:, ::stride, ::stride]
+
+    return jax.jit(jax.vmap(one))
