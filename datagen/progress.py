@@ -12,8 +12,13 @@ from tqdm.auto import tqdm
 
 
 def interactive() -> bool:
-    """Whether a live bar can be drawn: standard error is a terminal, or this is a notebook."""
-    return sys.stderr.isatty() or "ipykernel" in sys.modules
+    """Whether a live bar can be drawn: standard error is a terminal, or this process is a
+    notebook's kernel (not merely one that imported IPython or ipykernel)."""
+    if sys.stderr.isatty():
+        return True
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return getattr(shell, "kernel", None) is not None
 
 
 def counts(done: int, total: int, unit: str, recent: int, seconds: float) -> str:

@@ -226,6 +226,11 @@ def test_progress_in_a_log_file_is_a_bounded_number_of_lines(capsys):
 
 
 def test_a_run_writes_no_bar_into_a_log_file(tmp_path, capsys):
+    """Even in a process that imported IPython's kernel (as a notebook runner does) without
+    being one."""
+    import ipykernel  # noqa: F401
+    import IPython  # noqa: F401
+
     datagen.generate("darcy", 4, tmp_path, resolution=9, solver="direct", workers=1)
     err = capsys.readouterr().err
     assert "\r" not in err and len(err.splitlines()) <= 2
