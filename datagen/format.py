@@ -278,9 +278,10 @@ def _corrupt(path, what) -> DatasetFileError:
     return DatasetFileError(f"{path} is corrupt ({what}). {REGENERATE}")
 
 
-def _refuse_outside_references(f: h5py.File, path: Path) -> None:
-    """Refuse links to other files, external storage and virtual datasets, and datasets that
-    declare more bytes than the whole file holds (shards are written uncompressed)."""
+def refuse_outside_references(f: h5py.File, path: Path, *, shard: bool = False) -> None:
+    """Refuse an HDF5 file with links to other files (or soft links), external storage or
+    virtual datasets. For a `shard` (written uncompressed) also datasets that declare more bytes
+    than the whole file holds."""
     size = path.stat().st_size
     problems = []
 
@@ -292,12 +293,13 @@ def _refuse_outside_references(f: h5py.File, path: Path) -> None:
         if isinstance(item, h5py.Dataset):
             if item.external or item.is_virtual:
                 problems.append(f"{name} keeps its data outside the file")
-            elif item.size * item.dtype.itemsize > size:
+            elif shard and item.size * item.dtype.itemsize > size:
                 problems.append(f"{name} declares {item.shape}, more than the file's {size} bytes")
 
     f.visititems_links(visit)
     if problems:
-        raise DatasetFileError(f"{path} is refused: {'; '.join(problems)}. {REGENERATE}")
+        remedy = f" {REGENERATE}" if shard else ""
+        raise DatasetFileError(f"{path} is refused: {'; '.join(problems)}.{remedy}")
 
 
 def open_shard(path: str | os.PathLike) -> h5py.File:
@@ -316,11 +318,12 @@ def open_shard(path: str | os.PathLike) -> h5py.File:
         if f.attrs.get("format") != FORMAT_NAME or INPUTS not in f or OUTPUTS not in f:
             raise DatasetFileError(
                 f"{path} is HDF5 but not a {FORMAT_NAME} file (it lacks the format attribute or "
-                f"the '{INPUTS}'/'{OUTPUTS}' arrays). To train on arrays of your own, read them "
-                "and pass them to jaxsciml.data.from_arrays(inputs, outputs); for the FNO "
-                "paper's MATLAB files use jaxsciml.data.load_fno_mat."
+                f"the '{INPUTS}'/'{OUTPUTS}' arrays). To train on arrays of your own, open them "
+                "with jaxsciml.data.load_arrays(path, inputs_key, outputs_key, layout='n c h w') "
+                "naming their axes; for the FNO paper's MATLAB files use "
+                "jaxsciml.data.load_fno_mat."
             )
-        _refuse_outside_references(f, path)
+        refuse_outside_references(f, path, shard=True)
     except DatasetFileError:
         f.close()
         raise

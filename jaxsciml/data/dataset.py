@@ -9,6 +9,7 @@ import numpy as np
 
 from datagen.format import DatasetFileError
 from jaxsciml.data.base import AbstractDataset, AbstractLabelledBatch
+from jaxsciml.data.plain import KeyedSource
 from jaxsciml.data.sources import AbstractSource, ArraySource, FNOMatSource, ShardedSource
 from jaxsciml.losses import relative_l2
 from jaxsciml.nn.base import apply_batch
@@ -250,6 +251,23 @@ def load(path: str | os.PathLike) -> Dataset:
 def from_arrays(inputs, outputs, grid: Sequence[np.ndarray] | None = None) -> Dataset:
     """A dataset from arrays `(n, c_in, *spatial)` and `(n, c_out, *spatial)` in memory."""
     return Dataset(ArraySource(inputs, outputs, grid))
+
+
+def load_arrays(
+    path: str | os.PathLike,
+    inputs: str,
+    outputs: str,
+    layout: str,
+    output_layout: str | None = None,
+) -> Dataset:
+    """Open two arrays of a plain HDF5 or NPZ file as a dataset: `inputs` and `outputs` are
+    their keys, `layout` names their axes (`"n c h w"`, `"n h w c"`, `"n x"`: `n` samples, `c`
+    channels, any other word a spatial axis; see `jaxsciml.data.plain`). HDF5 is read lazily.
+
+        data = jsm.data.load_arrays("mine.h5", "a", "u", layout="n h w")
+        jsm.data.save(data, "data/mine")      # then: jaxsciml train ... --data data/mine
+    """
+    return Dataset(KeyedSource(path, inputs, outputs, layout, output_layout))
 
 
 def load_fno_mat(

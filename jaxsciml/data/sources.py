@@ -190,8 +190,8 @@ class FNOMatSource(AbstractSource):
                 raise DatasetFileError(
                     f"{self.path} is a plain HDF5 file, not a MATLAB v7.3 one (no MATLAB header, "
                     "no MATLAB_class attributes), so the order of its axes is unknown and it is "
-                    "not guessed. Read its arrays with h5py and pass them, shaped (n, channels, "
-                    "*spatial), to jaxsciml.data.from_arrays(inputs, outputs)."
+                    "not guessed. Open it with jaxsciml.data.load_arrays(path, inputs_key, "
+                    "outputs_key, layout=...), naming its axes (e.g. 'n h w' or 'n c h w')."
                 )
             shapes = [None if f is None else tuple(reversed(f.shape)) for f in fields]
         else:

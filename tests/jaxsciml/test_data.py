@@ -132,10 +132,43 @@ def test_a_plain_hdf5_file_is_refused_not_read_with_its_axes_reversed(tmp_path):
     with h5py.File(path, "w") as f:
         f["coeff"] = np.zeros((24, 32, 24))
         f["sol"] = np.zeros((24, 32, 24))
-    with pytest.raises(DatasetFileError, match="not a jaxsciml-dataset.*from_arrays"):
+    with pytest.raises(DatasetFileError, match="not a jaxsciml-dataset.*load_arrays"):
         jsm.data.load(path)
-    with pytest.raises(DatasetFileError, match="plain HDF5 file.*from_arrays"):
+    with pytest.raises(DatasetFileError, match="plain HDF5 file.*load_arrays"):
         jsm.data.load_fno_mat(path)
+
+
+@pytest.mark.parametrize("suffix", ["h5", "npz"])
+def test_plain_files_read_by_key_and_layout_and_save_as_a_dataset(tmp_path, suffix):
+    """Channels-last inputs and channel-less outputs, 5 samples of 6x4: read lazily in the
+    layout named, every axis where it belongs; saved, they load as a checked dataset."""
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(5, 6, 4, 2))  # n h w c
+    u = rng.normal(size=(5, 6, 4))  # n h w
+    path = tmp_path / f"mine.{suffix}"
+    if suffix == "h5":
+        with h5py.File(path, "w") as f:
+            f["a"], f["u"] = a, u
+    else:
+        np.savez(path, a=a, u=u)
+    data = jsm.data.load_arrays(path, "a", "u", layout="n h w c", output_layout="n h w")
+    assert len(data) == 5 and data.input_shape == (2, 6, 4) and data.output_shape == (1, 6, 4)
+    np.testing.assert_allclose(data[3].inputs, np.moveaxis(a[3], -1, 0), rtol=1e-6)
+    np.testing.assert_allclose(data[3].outputs[0], u[3], rtol=1e-6)
+    jsm.data.save(data, tmp_path / "saved", shard_size=2)
+    saved = jsm.data.load(tmp_path / "saved")
+    assert len(saved.source.headers) == 3
+    np.testing.assert_array_equal(saved.read(np.arange(5)).inputs, data.read(np.arange(5)).inputs)
+    with pytest.raises(DatasetFileError, match="already holds a dataset"):
+        jsm.data.save(data, tmp_path / "saved")
+    with pytest.raises(ValueError, match="names 3 axes for an array of 4"):
+        jsm.data.load_arrays(path, "a", "u", layout="n h w")
+    with pytest.raises(ValueError, match="one sample axis 'n'"):
+        jsm.data.load_arrays(path, "a", "u", layout="b h w c", output_layout="n h w")
+    with pytest.raises(DatasetFileError, match="must agree in number and grid"):
+        jsm.data.load_arrays(path, "a", "u", layout="n h c w", output_layout="n h w")
+    with pytest.raises(DatasetFileError, match="has no array 'v'"):
+        jsm.data.load_arrays(path, "a", "v", layout="n h w c")
 
 
 def test_fno_mat_adapter_names_missing_fields_and_bad_files(tmp_path):
