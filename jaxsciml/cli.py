@@ -1,9 +1,11 @@
-"""The `jaxsciml` command: datagen, train, evaluate, models, check, demo. Each calls the library."""
+"""The `jaxsciml` command: datagen, train, evaluate, plot, models, check, demo. Each calls the
+library."""
 
 import argparse
 import inspect
 import json
 import sys
+from pathlib import Path
 
 
 def _whole(lowest: int):
@@ -156,8 +158,18 @@ def _train(args) -> None:
 def _evaluate(args) -> None:
     from jaxsciml.experiment import evaluate_run
 
-    scores = evaluate_run(args.run_dir, args.data, stride=args.stride, skip=args.skip, n=args.n)
+    source = Path(args.run_dir)
+    out = args.out or (source.parent if source.is_file() else source)
+    scores = evaluate_run(
+        args.run_dir, args.data, stride=args.stride, skip=args.skip, n=args.n, out=out
+    )
     print(json.dumps(scores))
+
+
+def _plot(args) -> None:
+    from jaxsciml.experiment import plot_run
+
+    print(f"figures redrawn in {plot_run(args.run_dir)}")
 
 
 def _models(args) -> None:
@@ -225,7 +237,14 @@ def parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         "--skip", type=NON_NEGATIVE, default=0, help="leave out the first samples (training)"
     )
     ev.add_argument("--n", type=POSITIVE, default=None, help="evaluate n samples only")
+    ev.add_argument(
+        "--out", help="where the scores and a sample's figure go (default: beside the model)"
+    )
     ev.set_defaults(run=_evaluate)
+
+    pl = commands.add_parser("plot", help="redraw a run's figures (loss curves, a test sample)")
+    pl.add_argument("run_dir", help="a training run directory")
+    pl.set_defaults(run=_plot)
 
     models = commands.add_parser("models", help="every model family with its hyperparameters")
     models.set_defaults(run=_models)

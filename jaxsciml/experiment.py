@@ -41,6 +41,7 @@ from jaxsciml.physics import (
     WeakForm,
     allen_cahn_reference,
 )
+from jaxsciml.report import FIGURES, read_history, write_evaluation, write_run_report
 from jaxsciml.train import Checkpointing, Evaluation, evaluate, fit, fno_adam, restore_model
 
 
@@ -273,12 +274,14 @@ def train(
     resume: bool = False,
     progress=None,
     mesh=None,
+    report: bool = True,
 ):
     """Train per `config` into `run_dir` (resuming from its checkpoints with `resume=True`), on
     the devices of `mesh` (default: all).
 
     **Returns:** `(model, history)` as `jaxsciml.fit` does; the model is also written to
-    `run_dir/model.jsm`.
+    `run_dir/model.jsm`, and with `report` the run's `evaluation.json` and `figures/`
+    (`jaxsciml.report`).
     """
     run_dir = Path(run_dir)
     t = config.train
@@ -309,7 +312,22 @@ def train(
         mesh=mesh,
     )
     save_model(run_dir / "model.jsm", model)
+    if report and jax.process_index() == 0:
+        write_run_report(run_dir, model, eval_sets, history)
     return model, history
+
+
+def plot_run(run_dir: str | os.PathLike) -> Path:
+    """Redraw a run's figures (and `evaluation.json`) from its newest checkpoint, its metrics
+    log and its configured test data, which must still be there. Returns the figures' folder."""
+    run_dir = Path(run_dir)
+    config, model = load_run(run_dir)
+    path = Path(config.data.path) if config.data.path else None
+    if path is not None and not _complete(path):
+        raise ConfigError(f"{run_dir} was tested on {path}, which is gone or incomplete")
+    _, eval_sets = training_data(config, progress=False)
+    write_run_report(run_dir, model, eval_sets, read_history(run_dir))
+    return run_dir / FIGURES
 
 
 def load_run(run_dir: str | os.PathLike):
@@ -329,10 +347,12 @@ def evaluate_run(
     stride: int = 1,
     skip: int = 0,
     n: int | None = None,
+    out: str | os.PathLike | None = None,
 ) -> dict[str, float]:
     """Errors of a trained model (a run directory, or a grid model's `.jsm` file) on a dataset:
     its samples from `skip` on (all, or `n` of them), at a grid stride. At a finer grid than
-    training, zero-shot super-resolution."""
+    training, zero-shot super-resolution. With `out`, also writes the scores to
+    `out/evaluation-<dataset>.json` and a sample's figure to `out/figures/`."""
     if Path(source).is_file():
         config, model = Config(), load_model(source)
     else:
@@ -346,7 +366,11 @@ def evaluate_run(
     data = as_family_data(config, dataset, training=False)
     devices = len(jax.devices())
     batch_size = -(-config.train.batch_size // devices) * devices  # a multiple of the devices
-    return evaluate(model, data, batch_size=batch_size, metrics=_metrics(config))
+    scores = evaluate(model, data, batch_size=batch_size, metrics=_metrics(config))
+    if out is not None:
+        name = Path(data_path).name + (f"-stride{stride}" if stride != 1 else "")
+        write_evaluation(Path(out), name, scores, model, data)
+    return scores
 
 
 def check(config: Config, *, progress=False, mesh=None) -> dict:
@@ -380,5 +404,5 @@ def check(config: Config, *, progress=False, mesh=None) -> dict:
             model=dict(config.model),
             train=dataclasses.replace(config.train, epochs=1, batch_size=batch),
         )
-        _, history = train(small, Path(tmp) / "run", progress=progress, mesh=mesh)
+        _, history = train(small, Path(tmp) / "run", progress=progress, mesh=mesh, report=False)
     return history[-1]

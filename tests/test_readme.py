@@ -111,6 +111,15 @@ def test_the_command_line_walk_through_runs_as_written_at_tiny_size(tmp_path, mo
         np.linalg.norm(p - o) / np.linalg.norm(o) for p, o in zip(predictions, samples.outputs)
     ]
     assert scores["relative_l2"] == pytest.approx(np.mean(errors), rel=1e-4)
+    # what the run and the evaluation leave for a person, and `plot` redraws
+    evaluation = json.loads((run / "evaluation.json").read_text())
+    assert evaluation["test"]["relative_l2"] == pytest.approx(records[-1]["test.relative_l2"])
+    assert json.loads((run / f"evaluation-{fine.name}.json").read_text()) == scores
+    figures = {p.name for p in (run / "figures").iterdir()}
+    assert figures == {"history.png", "test.png", f"evaluate-{fine.name}.png"}
+    drawn = (run / "figures" / "test.png").stat().st_mtime_ns
+    assert cli.main(["plot", str(run)]) == 0 and "figures redrawn" in capsys.readouterr().out
+    assert (run / "figures" / "test.png").stat().st_mtime_ns > drawn
     # a model file and a slice of the data: samples 1 and 2
     assert cli.main(["evaluate", str(run / "model.jsm"), str(fine), "--skip", "1", "--n", "2"]) == 0
     part = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
