@@ -1,10 +1,11 @@
 """A generator run's claim on its output directory: the dataset's manifest and a lock per part.
 
 A dataset directory holds `dataset.json`, its manifest: what the dataset is (provenance, number of
-samples, shard size). The first run creates it in one atomic step; every later run, on any
-machine, must match it or is refused before it writes anything, so two datasets never mix in one
-directory, even when two runs start at the same moment. A rerun that gives no shard size takes
-the manifest's.
+samples, shard size). The first run creates it in one atomic step; while shards are there or a run
+is writing, every later run, on any machine, must match it or is refused before it writes
+anything, so two datasets never mix in one directory, even when two runs start at the same
+moment. A rerun that gives no shard size takes the manifest's. A manifest that binds nothing (its
+run failed before its first shard) gives way to new settings.
 
 A run also holds an exclusive lock on `.lock-part-I-of-N` while it writes, so one part is never
 written by two runs at once (parts on other machines write beside it). The lock is an advisory
@@ -85,42 +86,76 @@ def _read(path: Path) -> Manifest:
 
 
 def settle_manifest(
-    out: Path, provenance: Provenance, num_samples: int, shard_size: int | None, default: int
+    out: Path,
+    provenance: Provenance,
+    num_samples: int,
+    shard_size: int | None,
+    default: int,
+    *,
+    own_lock: Path | None = None,
+    write: bool = True,
 ) -> Manifest:
-    """The manifest of `out`, created from these settings if it has none; otherwise the stored
-    one, checked against them (`shard_size=None` takes the stored one, else `default`). Raises
-    `DatasetFileError`, before anything is written, when the settings describe another dataset."""
+    """The manifest of `out` for these settings (`shard_size=None` takes the stored one, else
+    `default`). Raises `DatasetFileError` when the settings describe another dataset than the
+    one `out` is bound to: by shards already there, or by a run writing now (another than the
+    one holding `own_lock`). A manifest that binds nothing (a run that failed before its first
+    shard) gives way. With `write`, creates or replaces the manifest (atomically: of two runs
+    creating one at once, the second then meets the first's)."""
     path = out / MANIFEST
     stored = _read(path) if path.exists() else _from_shards(out)
     size = shard_size if shard_size is not None else (stored.shard_size if stored else default)
     wanted = Manifest(provenance, num_samples, size)
-    if stored is None:
+    if stored is None and write:
         temporary = atomic_write(out / f".{MANIFEST}.{os.getpid()}", wanted.to_json().encode())
         try:
-            os.link(temporary, path)  # atomic: fails if another run made one first
+            os.link(temporary, path)  # fails if another run made one first
             return wanted
         except FileExistsError:
             stored = _read(path)
         finally:
             temporary.unlink(missing_ok=True)
-    if stored == wanted:
-        if not path.exists():
-            atomic_write(path, wanted.to_json().encode())
-        return stored
+    if stored is not None and stored != wanted:
+        if _holds_shards(out) or _being_written(out, own_lock):
+            raise _conflict(out, stored, wanted, shard_size)
+    if write and (stored != wanted or not path.exists()):
+        atomic_write(path, wanted.to_json().encode())
+    return wanted
+
+
+def _conflict(out: Path, stored: Manifest, wanted: Manifest, shard_size) -> DatasetFileError:
     again = "write to a new directory, or delete this one to regenerate."
-    if stored.provenance != provenance:
-        raise DatasetFileError(
+    if stored.provenance != wanted.provenance:
+        return DatasetFileError(
             f"{out} belongs to a different dataset ({stored.provenance}); {again}"
         )
-    if stored.num_samples != num_samples:
-        raise DatasetFileError(
-            f"{out} belongs to a dataset of {stored.num_samples} samples, not {num_samples}; "
-            f"{again}"
+    if stored.num_samples != wanted.num_samples:
+        return DatasetFileError(
+            f"{out} belongs to a dataset of {stored.num_samples} samples, not "
+            f"{wanted.num_samples}; {again}"
         )
-    raise DatasetFileError(
+    return DatasetFileError(
         f"{out} is written in shards of {stored.shard_size} samples, not {shard_size}; rerun "
         f"with shard size {stored.shard_size} (or none) to finish it, or {again}"
     )
+
+
+def _holds_shards(out: Path) -> bool:
+    return any(SHARD_PATTERN.match(p.name) for p in out.iterdir())
+
+
+def _being_written(out: Path, own_lock: Path | None) -> bool:
+    """Whether a run (other than the holder of `own_lock`) holds the lock of a part of `out`."""
+    for path in out.glob(".lock-part-*"):
+        if own_lock is not None and path.name == own_lock.name:
+            continue
+        descriptor = os.open(path, os.O_RDWR)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(descriptor)  # releases the lock if it was taken
+    return False
 
 
 def _alive(pid: int) -> bool:
@@ -145,9 +180,9 @@ def remove_abandoned_temporaries(out: Path) -> list[Path]:
 
 
 @contextlib.contextmanager
-def part_lock(out: Path, part: tuple[int, int]) -> Iterator[None]:
-    """Hold `out`'s lock on part `(i, N)`; another run holding it makes this raise
-    `DatasetFileError` naming its process."""
+def part_lock(out: Path, part: tuple[int, int]) -> Iterator[Path]:
+    """Hold `out`'s lock on part `(i, N)` (yields the lock file); another run holding it makes
+    this raise `DatasetFileError` naming its process."""
     index, parts = part
     path = out / f".lock-part-{index}-of-{parts}"
     descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -162,6 +197,6 @@ def part_lock(out: Path, part: tuple[int, int]) -> Iterator[None]:
             ) from None
         os.ftruncate(descriptor, 0)
         os.pwrite(descriptor, str(os.getpid()).encode(), 0)
-        yield
+        yield path
     finally:
         os.close(descriptor)

@@ -247,8 +247,10 @@ def plan_shards(
     return tasks, finished
 
 
-def check_request(n, shard_size, workers, part) -> None:
+def check_request(n, seed, shard_size, workers, part) -> None:
     """Refuse, before anything is touched, settings that cannot describe a run."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative whole number, got {seed!r}")
     for name, value in (("n", n), ("shard_size", shard_size), ("workers", workers)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
             raise ValueError(f"{name} must be an integer, got {value!r}")
@@ -284,7 +286,7 @@ def write_dataset(
     worker processes end with the run, and a rerun checks every finished shard (damaged ones
     are made again) and makes the rest.
     """
-    check_request(n, shard_size, workers, part)
+    check_request(n, seed, shard_size, workers, part)
     if not generator.processes and (workers or 1) > 1:
         raise ValueError(
             f"{generator.name} runs in this process (it drives JAX), not in {workers} worker "
@@ -295,9 +297,10 @@ def write_dataset(
         raise DatasetFileError(f"{out} is a file, not a dataset directory")
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    default = generator.default_shard_size
-    manifest = settle_manifest(out, generator.provenance(seed), n, shard_size, default)
-    with part_lock(out, part):
+    settings = (out, generator.provenance(seed), n, shard_size, generator.default_shard_size)
+    settle_manifest(*settings, write=False)  # another dataset is named as such, not as a lock
+    with part_lock(out, part) as lock:
+        manifest = settle_manifest(*settings, own_lock=lock)
         remove_abandoned_temporaries(out)
         order = generator.order(n, seed, out, progress)
         tasks, finished = plan_shards(generator, n, out, seed, order, manifest.shard_size, part)

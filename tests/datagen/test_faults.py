@@ -155,6 +155,23 @@ def test_another_shard_size_is_refused_and_a_rerun_without_one_finishes(tmp_path
     assert_same_data(out, reference)
 
 
+def test_a_run_that_failed_before_its_first_shard_binds_nothing(tmp_path, reference):
+    """A solver limit too small fails the first sample: no shard is written, and a rerun with
+    other solver settings (another dataset, by its provenance) is not refused for it."""
+    out = tmp_path / "failed"
+    with pytest.raises(datagen.SolveError):
+        datagen.generate(
+            "darcy", 24, out, shard_size=2, workers=1,
+            **{**DARCY, "solver": "gmres", "solver_options": {"max_matvecs": 3}},
+        )  # fmt: skip
+    assert not shards(out)
+    datagen.generate("darcy", 24, out, shard_size=2, workers=1, **DARCY)
+    assert_same_data(out, reference)
+    with pytest.raises(ValueError, match="seed must be a non-negative"):
+        datagen.generate("darcy", 24, tmp_path / "negative", seed=-1, **DARCY)
+    assert not (tmp_path / "negative").exists()
+
+
 def damage(path, rng) -> str:
     """Flip one to three random bits of a file, or cut it at a random length."""
     data = bytearray(path.read_bytes())
