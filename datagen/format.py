@@ -336,10 +336,15 @@ def open_shard(path: str | os.PathLike) -> h5py.File:
 def read_header(path: str | os.PathLike) -> ShardHeader:
     """Read and check a shard's metadata (its checksum included) without reading its arrays."""
     with open_shard(path) as f:
-        try:
-            return _checked_header(f, Path(path))
-        except HDF5_ERRORS as error:
-            raise _corrupt(path, f"{type(error).__name__}: {error}") from error
+        return _header_of(f, Path(path))
+
+
+def _header_of(f: h5py.File, path: Path) -> ShardHeader:
+    """`_checked_header`, with h5py's errors on a damaged file named as such."""
+    try:
+        return _checked_header(f, path)
+    except HDF5_ERRORS as error:
+        raise _corrupt(path, f"{type(error).__name__}: {error}") from error
 
 
 def _checked_header(f: h5py.File, path: Path) -> ShardHeader:
@@ -401,20 +406,18 @@ def read_rows(f: h5py.File, header: ShardHeader, rows) -> tuple[np.ndarray, np.n
     except HDF5_ERRORS as error:
         raise _corrupt(header.path, f"reading rows {rows}: {error}") from error
     if header.checksums is not None:
-        numbers = np.arange(header.num_samples)[rows]
         for name, array, stored in zip((INPUTS, OUTPUTS), pair, header.checksums):
             bad = np.flatnonzero(row_checksums(array) != stored[rows])
             if bad.size:
-                raise _corrupt(
-                    header.path, f"{name} row {int(numbers[bad[0]])} does not match its checksum"
-                )
+                row = int(np.arange(header.num_samples)[rows][bad[0]])
+                raise _corrupt(header.path, f"{name} row {row} does not match its checksum")
     return pair
 
 
 def verify_shard(path: str | os.PathLike) -> ShardHeader:
     """The header of shard `path` after every one of its samples has been checked."""
-    header = read_header(path)
     with open_shard(path) as f:
+        header = _header_of(f, Path(path))
         read_rows(f, header, slice(None))
     return header
 

@@ -157,13 +157,13 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(1)  # the run that started this worker is gone (killed): write nothing more
 
 
-def _die_with_parent() -> None:
-    """On Linux, have the kernel kill this process the moment its parent ends."""
+def _die_with_parent() -> bool:
+    """On Linux, have the kernel kill this process the moment its parent ends; whether it will."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        return libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL) == 0
     except (OSError, AttributeError):
-        pass  # not Linux: `_exit_with_parent` polls instead
+        return False  # not Linux
 
 
 def _start_worker(channel, parent: int) -> None:
@@ -171,10 +171,10 @@ def _start_worker(channel, parent: int) -> None:
     once on Linux, within 0.2 s elsewhere), so a killed run leaves no worker writing."""
     global _progress_channel
     _progress_channel = channel
-    _die_with_parent()
-    if os.getppid() != parent:
+    if not _die_with_parent():
+        threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+    if os.getppid() != parent:  # it ended before the kernel was told
         os._exit(1)
-    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
 
 
 def _run(generator: Generator, seed: int, tasks: list[ShardTask], workers: int, bar) -> list:

@@ -1,7 +1,7 @@
 """What a run leaves for a person: an evaluation file and the figures worth looking at.
 
 `jaxsciml train` writes `evaluation.json` (the last epoch's scores on every evaluation set) and
-`figures/`: `history.png` (the loss and every metric per epoch) and `<set>-sample.png` (one test
+`figures/`: `history.png` (the loss and every metric per epoch) and `<set>.png` (one test
 sample: input, truth, prediction and error for grid models; truth, prediction and error over the
 query points for point models and physics-informed ones). `jaxsciml evaluate` writes its scores
 and a sample figure beside them; `jaxsciml plot RUN` redraws a run's figures.
