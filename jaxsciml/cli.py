@@ -166,6 +166,28 @@ def _evaluate(args) -> None:
     print(json.dumps(scores))
 
 
+def _convert(args) -> None:
+    import jaxsciml.data as jdata
+    from jaxsciml.config import toml_value
+
+    options = {}
+    for text in args.option:
+        key, sep, value = text.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"an option looks like key=value, got {text!r}")
+        options[key.strip()] = toml_value(value)
+    dataset = jdata.load(args.source, format=args.format, **options)
+    out = jdata.convert(
+        dataset,
+        args.out,
+        to=args.to,
+        constant_channels=args.constant_channels,
+        dataset_name=args.name,
+        shard_size=args.shard_size,
+    )
+    print(f"{len(dataset)} samples of {args.source} written to {out} ({args.to})")
+
+
 def _plot(args) -> None:
     from jaxsciml.experiment import plot_run
 
@@ -241,6 +263,33 @@ def parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         "--out", help="where the scores and a sample's figure go (default: beside the model)"
     )
     ev.set_defaults(run=_evaluate)
+
+    cv = commands.add_parser(
+        "convert", help="write a dataset in The Well's layout (or as datagen shards)"
+    )
+    cv.add_argument("source", help="a dataset in any format jaxsciml reads (jaxsciml.data.load)")
+    cv.add_argument("out", help="the .hdf5 file to write (with --to jaxsciml: a new folder)")
+    cv.add_argument(
+        "--to", choices=("the_well", "jaxsciml"), default="the_well", help="default the_well"
+    )
+    cv.add_argument("--format", help="the source's format (default: recognised by its content)")
+    cv.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an option of the source's format, e.g. n_steps_output=4 or layout='n h w'",
+    )
+    cv.add_argument(
+        "--constant-channels",
+        type=NON_NEGATIVE,
+        help="input channels constant in time (default: from a datagen dataset's provenance)",
+    )
+    cv.add_argument("--name", help="The Well's dataset_name (default: the source's problem)")
+    cv.add_argument(
+        "--shard-size", type=POSITIVE, default=256, help="samples per shard with --to jaxsciml"
+    )
+    cv.set_defaults(run=_convert)
 
     pl = commands.add_parser("plot", help="redraw a run's figures (loss curves, a test sample)")
     pl.add_argument("run_dir", help="a training run directory")

@@ -5,7 +5,11 @@ names what differs. An unknown table or key is an error that names the closest v
 
 ```toml
 [data]
-path = "data/darcy64"      # a datagen dataset directory (or a shard file)
+path = "data/darcy64"      # a dataset: datagen shards, The Well, PDEBench, .pt, .mat, HDF5/NPZ
+format = ""                # "" recognises it by its content; the_well, pdebench, torch, ...
+options = {}               # the format's options (jaxsciml.data.load): time series are cut into
+                           # windows, {n_steps_input = 1, n_steps_output = 4, stride = 1};
+                           # plain files need {inputs = "a", outputs = "u", layout = "n h w"}
 n_train = 1000             # the first n_train samples train ...
 n_test = 200               # ... and the next n_test test
 stride = 1                 # sub-sample the grid by this stride (the FNO papers: 421 -> 85 is 5)
@@ -63,6 +67,8 @@ class ConfigError(ValueError):
 @dataclasses.dataclass
 class DataConfig:
     path: str = ""
+    format: str = ""  # "" recognises it; else one of jaxsciml.data.formats.OPENERS
+    options: dict = dataclasses.field(default_factory=dict)  # the format's (e.g. n_steps_output)
     n_train: int = 1000
     n_test: int = 200
     stride: int = 1
@@ -190,6 +196,10 @@ def from_dict(raw: dict) -> Config:
 def validate(config: Config) -> None:
     if config.data.normalize not in NORMALIZERS:
         raise ConfigError(f"[data] normalize must be one of {NORMALIZERS}")
+    from jaxsciml.data.formats import OPENERS
+
+    if config.data.format and config.data.format not in OPENERS:
+        raise ConfigError(f'[data] format must be one of {sorted(OPENERS)} (or "" to recognise it)')
     from jaxsciml import registry
 
     try:
@@ -298,11 +308,15 @@ def parse_override(text: str) -> tuple[str, str, object]:
         raise ConfigError(f"an override looks like section.key=value, got {text!r}")
     name, value = text.split("=", 1)
     section, key = name.strip().split(".", 1)
+    return section, key, toml_value(value)
+
+
+def toml_value(text: str) -> object:
+    """`text` read as a TOML value (`4`, `1e-3`, `[8, 8]`, `true`); bare words are strings."""
     try:
-        parsed = tomllib.loads(f"v = {value}")["v"]
+        return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
-        parsed = value
-    return section, key, parsed
+        return text
 
 
 def load(path: str | os.PathLike | None = None, overrides=()) -> Config:

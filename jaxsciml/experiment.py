@@ -67,7 +67,7 @@ def ensure_data(config: Config, *, progress=None) -> None:
     if not d.generate or not d.path:
         return
     generator = data_generator(d.generate)
-    if not _complete(Path(d.path)):
+    if not _complete(config):
         n = d.n_train + d.n_test
         datagen.generate(generator, n, d.path, seed=GENERATE_SEED, progress=progress is not False)
         return
@@ -80,23 +80,28 @@ def ensure_data(config: Config, *, progress=None) -> None:
         )
 
 
-def _complete(path: Path) -> bool:
-    """Whether `path` holds a complete dataset."""
+def _complete(config: Config) -> bool:
+    """Whether `[data] path` holds a complete dataset."""
     try:
-        jdata.load(path)
+        load_data(config, config.data.path)
     except DatasetFileError:
         return False
     return True
+
+
+def load_data(config: Config, path: str | os.PathLike) -> Dataset:
+    """The dataset at `path`, in `[data] format` (recognised when empty) with its `options`."""
+    return jdata.load(path, format=config.data.format or None, **config.data.options)
 
 
 def load_splits(config: Config) -> tuple[Dataset, Dataset, dict[str, Dataset]]:
     """Training set, test set and the extra test sets (`[data] extra_eval`), strided."""
     if not config.data.path:
         raise ConfigError("[data] path is not set: point it at a dataset (jaxsciml datagen ...)")
-    dataset = jdata.load(config.data.path).subsample(config.data.stride)
+    dataset = load_data(config, config.data.path).subsample(config.data.stride)
     n_test = min(config.data.n_test, len(dataset) - config.data.n_train)
     train, test = dataset.split(config.data.n_train, max(n_test, 0))
-    extra = {name: jdata.load(path) for name, path in config.data.extra_eval.items()}
+    extra = {name: load_data(config, path) for name, path in config.data.extra_eval.items()}
     if config.data.cache:
         train, test = train.cache(), test.cache()
         extra = {name: data.cache() for name, data in extra.items()}
@@ -357,7 +362,7 @@ def evaluate_run(
         config, model = Config(), load_model(source)
     else:
         config, model = load_run(source)
-    dataset = jdata.load(data_path).subsample(stride)
+    dataset = load_data(config, data_path).subsample(stride)
     if not 0 <= skip < len(dataset):
         raise ValueError(f"skip must lie in [0, {len(dataset)}), got {skip}")
     dataset = dataset.split(skip)[1]

@@ -210,8 +210,8 @@ def build_operator_ode(
     """An `OperatorODE` whose vector field is any registered grid family: `vector_field` is its
     `[model]`-style table (`{name = "fno", modes = [8, 8], ...}`), `times` the output times (one
     output channel per state channel and time). The data fix the channels: the state has
-    `out_channels / len(times)` channels, the inputs hold the initial state followed by the
-    coefficient channels."""
+    `out_channels / len(times)` channels, the inputs hold the coefficient channels followed by
+    the initial state."""
     table = dict(vector_field)
     inner = family(str(table.pop("name", "")))
     if inner.data != "grid" or "resolution" in inner.derived:

@@ -10,7 +10,7 @@ import numpy as np
 from datagen.format import DatasetFileError
 from jaxsciml.data.base import AbstractDataset, AbstractLabelledBatch
 from jaxsciml.data.plain import KeyedSource
-from jaxsciml.data.sources import AbstractSource, ArraySource, FNOMatSource, ShardedSource
+from jaxsciml.data.sources import AbstractSource, ArraySource, FNOMatSource
 from jaxsciml.losses import relative_l2
 from jaxsciml.nn.base import apply_batch
 
@@ -241,11 +241,6 @@ class Dataset(AbstractDataset):
     @property
     def evaluation_batch_size(self) -> int:
         return 20
-
-
-def load(path: str | os.PathLike) -> Dataset:
-    """Open a dataset written by `datagen` (a shard directory or one shard file), lazily."""
-    return Dataset(ShardedSource(path))
 
 
 def from_arrays(inputs, outputs, grid: Sequence[np.ndarray] | None = None) -> Dataset:

@@ -46,7 +46,7 @@ class KeyedSource(AbstractSource):
         path: str | os.PathLike,
         inputs: str,
         outputs: str,
-        layout: str,
+        layout: str | None,
         output_layout: str | None = None,
     ):
         self.path = Path(path)
@@ -55,7 +55,7 @@ class KeyedSource(AbstractSource):
         self.keys = (inputs, outputs)
         self._file, self._arrays = self._open(), {}
         arrays = [self._array(key) for key in self.keys]
-        layouts = (layout, output_layout or layout)
+        layouts = self._layouts(layout, output_layout, arrays)
         self._axes = [
             parse_layout(text, array.ndim, f"{key!r} in {self.path}")
             for text, array, key in zip(layouts, arrays, self.keys)
@@ -70,7 +70,14 @@ class KeyedSource(AbstractSource):
             )
         self._count, self._shapes = counts[0], shapes
 
+    def _layouts(self, layout, output_layout, arrays) -> tuple[str, str]:
+        """The layouts of the two arrays, as given (a reader may infer them)."""
+        if layout is None:
+            raise ValueError(f"name the axes of {self.keys} in {self.path} with layout=")
+        return layout, output_layout or layout
+
     def _open(self):
+        """The open file: a mapping from keys to arrays."""
         if h5py.is_hdf5(self.path):
             f = h5py.File(self.path, "r")
             try:
