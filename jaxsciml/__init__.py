@@ -8,7 +8,7 @@ import importlib
 from importlib.metadata import PackageNotFoundError, version as _version
 
 
-_SUBMODULES = ("data", "losses", "nn", "parallel", "physics", "train")
+_SUBMODULES = ("data", "losses", "nn", "nnx", "parallel", "physics", "train")
 _NAMES = {
     "jaxsciml.nn": ("SpectralConv", "count_parameters"),
     "jaxsciml.operators": (

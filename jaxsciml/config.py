@@ -48,6 +48,8 @@ loss = ""                  # "" = the family's paper loss; relative_l2, mse, fre
 optimizer = ""             # "" = the family's recipe; fno_adam (Adam, L2 weight decay, step
                            # decay), adam, adamw, adam_step_decay (no weight decay),
                            # adamw_step_decay (decoupled weight decay, step decay)
+loggers = []               # besides RUN/metrics.jsonl: "tensorboard" (RUN/tensorboard), "wandb"
+wandb = {}                 # wandb.init options: {project = "darcy", mode = "offline"}
 ```
 """
 
@@ -102,6 +104,8 @@ class TrainConfig:
     loss: str = ""  # "" takes the model family's default (jaxsciml models lists them)
     loss_options: dict = dataclasses.field(default_factory=dict)  # e.g. the physics loss weights
     optimizer: str = ""  # one of OPTIMIZERS; "" takes the family's default
+    loggers: list = dataclasses.field(default_factory=list)  # of LOGGERS, besides metrics.jsonl
+    wandb: dict = dataclasses.field(default_factory=dict)  # wandb.init options
 
 
 @dataclasses.dataclass
@@ -120,6 +124,7 @@ class Config:
 SECTIONS = {"data": DataConfig, "model": dict, "train": TrainConfig}
 NORMALIZERS = ("pointwise", "channel", "none")
 LOSSES = ("", "relative_l2", "mse", "frequency_relative_l2", "physics")
+LOGGERS = ("tensorboard", "wandb")
 OPTIMIZERS = ("", "fno_adam", "adam", "adamw", "adam_step_decay", "adamw_step_decay")
 
 
@@ -210,6 +215,9 @@ def validate(config: Config) -> None:
         raise ConfigError(str(error)) from error
     if config.train.loss not in LOSSES:
         raise ConfigError(f"[train] loss must be one of {LOSSES[1:]}, got {config.train.loss!r}")
+    unknown = sorted(set(config.train.loggers) - set(LOGGERS))
+    if unknown:
+        raise ConfigError(f"[train] loggers must be among {LOGGERS}, not {unknown}")
     if config.train.optimizer not in OPTIMIZERS:
         raise ConfigError(
             f"[train] optimizer must be one of {OPTIMIZERS[1:]}, got {config.train.optimizer!r}"

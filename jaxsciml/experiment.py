@@ -67,7 +67,7 @@ def ensure_data(config: Config, *, progress=None) -> None:
     if not d.generate or not d.path:
         return
     generator = data_generator(d.generate)
-    if not _complete(config):
+    if not _complete(config, d.path):
         n = d.n_train + d.n_test
         datagen.generate(generator, n, d.path, seed=GENERATE_SEED, progress=progress is not False)
         return
@@ -80,10 +80,10 @@ def ensure_data(config: Config, *, progress=None) -> None:
         )
 
 
-def _complete(config: Config) -> bool:
-    """Whether `[data] path` holds a complete dataset."""
+def _complete(config: Config, path: str | os.PathLike) -> bool:
+    """Whether `path` holds a complete dataset (read as `[data]` says)."""
     try:
-        load_data(config, config.data.path)
+        load_data(config, path)
     except DatasetFileError:
         return False
     return True
@@ -311,7 +311,7 @@ def train(
         checkpointing=Checkpointing(
             run_dir / "checkpoints", every=t.checkpoint_every, keep=t.keep, resume=resume
         ),
-        logger=run_dir / "metrics.jsonl",
+        logger=run_loggers(config, run_dir),
         seed=t.seed,
         progress=progress,
         mesh=mesh,
@@ -322,13 +322,28 @@ def train(
     return model, history
 
 
+def run_loggers(config: Config, run_dir: Path) -> list:
+    """`RUN/metrics.jsonl`, and what `[train] loggers` adds: TensorBoard event files in
+    `RUN/tensorboard`, a wandb run (`[train] wandb`: its init options; the configuration is
+    its config, the run directory's name its name unless given)."""
+    from jaxsciml.train import MetricsFile, TensorBoardLogger, WandbLogger
+
+    loggers = [MetricsFile(run_dir / "metrics.jsonl")]
+    if "tensorboard" in config.train.loggers:
+        loggers.append(TensorBoardLogger(run_dir / "tensorboard"))
+    if "wandb" in config.train.loggers:
+        init = {"name": run_dir.name, "config": config.to_dict(), **config.train.wandb}
+        loggers.append(WandbLogger(**init))
+    return loggers
+
+
 def plot_run(run_dir: str | os.PathLike) -> Path:
     """Redraw a run's figures (and `evaluation.json`) from its newest checkpoint, its metrics
     log and its configured test data, which must still be there. Returns the figures' folder."""
     run_dir = Path(run_dir)
     config, model = load_run(run_dir)
     path = Path(config.data.path) if config.data.path else None
-    if path is not None and not _complete(path):
+    if path is not None and not _complete(config, path):
         raise ConfigError(f"{run_dir} was tested on {path}, which is gone or incomplete")
     _, eval_sets = training_data(config, progress=False)
     write_run_report(run_dir, model, eval_sets, read_history(run_dir))
@@ -396,7 +411,7 @@ def check(config: Config, *, progress=False, mesh=None) -> dict:
                 k: min(config.data.collocation.get(k, 0), 4) for k in ("boundary", "initial")
             }
             data.collocation = {**config.data.collocation, **few, **bounded}
-        elif not _complete(Path(config.data.path or "")):
+        elif not _complete(config, config.data.path or ""):
             data.path, data.stride, data.generate = str(Path(tmp) / "data"), 1, {}
             generator = (
                 data_generator(config.data.generate).quick()

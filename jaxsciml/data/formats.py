@@ -74,7 +74,11 @@ def known_formats() -> str:
 
 
 def _recognise_hdf5(path: Path) -> str | None:
-    with h5py.File(path, "r") as f:
+    try:
+        f = h5py.File(path, "r")
+    except OSError as error:
+        raise DatasetFileError(f"{path} is corrupt: HDF5 cannot open it ({error})") from error
+    with f:
         if str(f.attrs.get("format", "")) == "jaxsciml-dataset":
             return "jaxsciml"
         if is_well_file(f):
@@ -92,6 +96,8 @@ def recognise(path: str | os.PathLike) -> str | None:
     path = Path(path)
     if not path.exists():
         raise DatasetFileError(f"{path} does not exist")
+    if SHARD_PATTERN.match(path.name):
+        return "jaxsciml"  # one shard; its reader says what is wrong with a damaged one
     if path.is_dir():
         names = [p.name for p in path.iterdir()]
         if "dataset.json" in names or any(SHARD_PATTERN.match(n) for n in names):

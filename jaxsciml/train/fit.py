@@ -3,6 +3,7 @@
 import dataclasses
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import equinox as eqx
@@ -15,7 +16,7 @@ from jaxsciml.data.base import AbstractDataset
 from jaxsciml.losses import relative_l2_loss
 from jaxsciml.train.checkpoint import Checkpointer, CheckpointMismatchError
 from jaxsciml.train.evaluate import place
-from jaxsciml.train.log import MetricsFile, Progress
+from jaxsciml.train.log import AbstractLogger, Loggers, MetricsFile, Progress
 from jaxsciml.train.optim import fno_adam, learning_rate_schedule
 from jaxsciml.train.policies import Checkpointing, Evaluation
 from jaxsciml.train.step import Loss, make_train_step, split_model
@@ -147,9 +148,11 @@ def _epoch_record(run: _Run, plan: _Plan, schedule) -> dict:
     return record
 
 
-def _logger(logger, checkpointing: Checkpointing | None) -> MetricsFile:
-    if isinstance(logger, MetricsFile):
+def _logger(logger, checkpointing: Checkpointing | None) -> AbstractLogger:
+    if isinstance(logger, AbstractLogger):
         return logger
+    if isinstance(logger, list | tuple):
+        return Loggers([_logger(one, checkpointing) for one in logger])
     if logger is None and checkpointing is not None:
         logger = Path(checkpointing.directory) / "metrics.jsonl"
     return MetricsFile(logger)
@@ -189,7 +192,7 @@ def fit(
     drop_last: bool = True,
     checkpointing: Checkpointing | None = None,
     evaluation: Evaluation | None = None,
-    logger: MetricsFile | str | os.PathLike | None = None,
+    logger: AbstractLogger | Sequence | str | os.PathLike | None = None,
     progress: bool | None = None,
     max_steps: int | None = None,
     seed: int = 0,
@@ -219,7 +222,10 @@ def fit(
     - `drop_last`: drop a last batch smaller than `batch_size` (default), or train on it too.
     - `checkpointing`: a `Checkpointing` policy (directory, every, keep, resume).
     - `evaluation`: an `Evaluation` policy (data, every, metrics, batch size).
-    - `logger`: a JSON-lines file of the history (default `<checkpoint dir>/metrics.jsonl`).
+    - `logger`: where the history goes: a JSON-lines file's path (default
+      `<checkpoint dir>/metrics.jsonl`), a `jaxsciml.train.AbstractLogger`
+      (`TensorBoardLogger(dir)`, `WandbLogger(project=...)`, `MetricsFile(path)`), or a list of
+      them (`None` in the list: the default file).
     - `progress`: `True`/`False` force the progress display; `None` shows a bar on a terminal or
       in a notebook and one line per epoch (at most every 10 s) elsewhere.
     - `max_steps`: stop (and checkpoint) after this many steps in all; resume to continue.
@@ -286,4 +292,5 @@ def fit(
     finally:
         display.close()
         store.close()
+        log.close()
     return _model(run.state, static), run.history

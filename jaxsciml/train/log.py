@@ -1,8 +1,11 @@
-"""Training metrics: a JSON-lines file and a progress display, written by process 0 only."""
+"""Training metrics: loggers of the per-epoch history (a JSON-lines file by default;
+TensorBoard and wandb in their own modules) and a progress display, by process 0 only."""
 
+import abc
 import json
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import jax
@@ -11,7 +14,54 @@ from tqdm.auto import tqdm
 from datagen.progress import counts, interactive
 
 
-class MetricsFile:
+class AbstractLogger(abc.ABC):
+    """Where `fit` sends its history: `rewrite(records)` once at the start with the history so
+    far (empty, or the checkpoint's on resume), `append(record)` after every epoch, `close()`
+    at the end. A record is a dict of `epoch`, `step` and numbers (`train_loss`,
+    `<eval set>.<metric>`, `learning_rate`, `seconds`)."""
+
+    @abc.abstractmethod
+    def rewrite(self, records: list[dict]) -> None: ...
+
+    @abc.abstractmethod
+    def append(self, record: dict) -> None: ...
+
+    def close(self) -> None:
+        """Flush and let go of files and services (default: nothing to do)."""
+
+
+def scalars(record: dict) -> dict[str, float]:
+    """A record's numbers other than `epoch` and `step`, named as dashboards group them
+    (`test.relative_l2` -> `test/relative_l2`)."""
+    return {
+        key.replace(".", "/"): float(value)
+        for key, value in record.items()
+        if key not in ("epoch", "step")
+        and isinstance(value, int | float)
+        and not isinstance(value, bool)
+    }
+
+
+class Loggers(AbstractLogger):
+    """Several loggers as one."""
+
+    def __init__(self, loggers: Sequence[AbstractLogger]):
+        self.loggers = list(loggers)
+
+    def rewrite(self, records: list[dict]) -> None:
+        for logger in self.loggers:
+            logger.rewrite(records)
+
+    def append(self, record: dict) -> None:
+        for logger in self.loggers:
+            logger.append(record)
+
+    def close(self) -> None:
+        for logger in self.loggers:
+            logger.close()
+
+
+class MetricsFile(AbstractLogger):
     """One JSON record per line (one per epoch), rewritten whole on resume so that it always
     matches the checkpointed history."""
 

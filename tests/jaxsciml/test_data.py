@@ -132,7 +132,7 @@ def test_a_plain_hdf5_file_is_refused_not_read_with_its_axes_reversed(tmp_path):
     with h5py.File(path, "w") as f:
         f["coeff"] = np.zeros((24, 32, 24))
         f["sol"] = np.zeros((24, 32, 24))
-    with pytest.raises(DatasetFileError, match="not a jaxsciml-dataset.*load_arrays"):
+    with pytest.raises(DatasetFileError, match="no format known here.*load_arrays"):
         jsm.data.load(path)
     with pytest.raises(DatasetFileError, match="plain HDF5 file.*load_arrays"):
         jsm.data.load_fno_mat(path)
