@@ -18,7 +18,8 @@ class DatasetTrajectories(AbstractTrajectories):
     are constant fields, the rest the state at the first frame, and the outputs the states at
     the following frames, time-major (`datagen`'s heat and Navier-Stokes layout, that of
     `OperatorODE`). With every input channel constant (a map without time, e.g. Darcy), each
-    trajectory is one frame: the outputs. `frame_time` spaces the frames' times."""
+    trajectory is one frame: the outputs. `frame_time` spaces the frames' times. The state is
+    named `u` (`u0`, `u1`, ...), the constant fields `a` (`a0`, ...)."""
 
     def __init__(self, dataset: Dataset, constant_channels: int, frame_time: float = 1.0):
         c_in, *spatial = dataset.input_shape
@@ -43,9 +44,8 @@ class DatasetTrajectories(AbstractTrajectories):
     constant_channels = property(lambda self: self.constants)
     grid = property(lambda self: self.dataset.grid)
     times = property(lambda self: np.arange(self.steps) * self.frame_time)
-    channel_names = property(
-        lambda self: ["u"] if self.state == 1 else [f"u{i}" for i in range(self.state)]
-    )
+    channel_names = property(lambda self: _names("u", self.state))
+    constant_names = property(lambda self: _names("a", self.constants))
 
     @property
     def metadata(self) -> dict:
@@ -64,6 +64,11 @@ class DatasetTrajectories(AbstractTrajectories):
 
     def read_constants(self, trajectory: int) -> np.ndarray:
         return self._pair(trajectory)[0][: self.constants]
+
+
+def _names(stem: str, count: int) -> list[str]:
+    """`[stem]` for one field, `[stem0, stem1, ...]` for several."""
+    return [stem] if count == 1 else [f"{stem}{i}" for i in range(count)]
 
 
 def time_layout(dataset: Dataset) -> tuple[int, float]:

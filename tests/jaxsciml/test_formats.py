@@ -220,6 +220,7 @@ def test_convert_writes_generated_data_in_the_well_layout_and_reads_it_back(tmp_
         np.testing.assert_array_equal(back[i].outputs, data[i].outputs)
     assert back.source.output_times == pytest.approx((0.002, 0.004, 0.006))
     assert back.metadata["dataset_name"] == "heat"
+    assert back.metadata["channels"] == ["u"] and back.metadata["constant_fields"] == ["a"]
 
     darcy = jsm.data.from_arrays(RNG.normal(size=(3, 1, 5, 5)), RNG.normal(size=(3, 1, 5, 5)))
     jsm.data.convert(darcy, tmp_path / "darcy.hdf5")  # a map without time: one frame each
