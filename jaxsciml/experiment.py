@@ -389,7 +389,8 @@ def evaluate_run(
     scores = evaluate(model, data, batch_size=batch_size, metrics=_metrics(config))
     if out is not None:
         name = Path(data_path).name + (f"-stride{stride}" if stride != 1 else "")
-        write_evaluation(Path(out), name, scores, model, data)
+        model_name = Path(source).stem if Path(source).is_file() else Path(source).name
+        write_evaluation(Path(out), name, scores, model, data, model_name)
     return scores
 
 

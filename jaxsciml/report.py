@@ -89,11 +89,14 @@ def read_history(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
-def write_evaluation(out: Path, name: str, scores: dict, model, data: Dataset) -> Path:
-    """`evaluate`'s record: `out/evaluation-<name>.json` and `out/figures/evaluate-<name>.png`."""
+def write_evaluation(
+    out: Path, name: str, scores: dict, model, data: Dataset, model_name: str
+) -> Path:
+    """`evaluate`'s record: `out/evaluation-<name>.json` and `out/figures/evaluate-<name>.png`,
+    titled `<model_name> on <name>`."""
     (out / FIGURES).mkdir(parents=True, exist_ok=True)
     path = out / f"evaluation-{name}.json"
     path.write_text(json.dumps(scores, indent=1) + "\n")
     figure = out / FIGURES / f"evaluate-{name}.png"
-    sample_figure(model, data, title=f"{out.name} on {name}", path=figure)
+    sample_figure(model, data, title=f"{model_name} on {name}", path=figure)
     return path

@@ -61,6 +61,6 @@ def test_evaluation_files_hold_the_scores_by_set(darcy_dir, tmp_path):
               "test@33.relative_h1": 0.2}  # fmt: skip
     assert scores_by_set(record) == {"test": {"relative_l2": 0.1}, "test@33": {"relative_h1": 0.2}}
     model, data = grid_2d(darcy_dir, jax.random.key(0))
-    path = write_evaluation(tmp_path, "darcy17", {"relative_l2": 0.25}, model, data)
+    path = write_evaluation(tmp_path, "darcy17", {"relative_l2": 0.25}, model, data, "fno")
     assert json.loads(path.read_text()) == {"relative_l2": 0.25}
     assert (tmp_path / "figures" / "evaluate-darcy17.png").stat().st_size > 10_000
