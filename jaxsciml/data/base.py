@@ -81,6 +81,28 @@ def _field_names(batch: AbstractBatch) -> list[str]:
     return [f.name for f in dataclasses.fields(batch)]
 
 
+class AbstractResident(abc.ABC):
+    """A dataset held whole in memory, for training from the devices' memory: `fit` places
+    `arrays` on every device once and gathers each batch inside its compiled steps, so that
+    many steps run in one dispatch. The batches are exactly those `batches` yields.
+
+    - `arrays`: a pytree of NumPy arrays, every sample.
+    - `epoch_indices(batch_size, seed, epoch)`: a pytree of integer arrays, each with a leading
+      axis of one row per step of the epoch (last partial batch dropped).
+    - `gather(arrays, index)`: the batch of one step from one row of each index array; pure
+      JAX (it runs inside the compiled step).
+    """
+
+    arrays: object
+
+    @abc.abstractmethod
+    def epoch_indices(self, batch_size: int, seed: int, epoch: int): ...
+
+    @staticmethod
+    @abc.abstractmethod
+    def gather(arrays, index) -> AbstractBatch: ...
+
+
 class AbstractDataset(abc.ABC):
     """A sequence of samples read in batches.
 
@@ -92,6 +114,8 @@ class AbstractDataset(abc.ABC):
       each global batch.
     - `default_metrics`: what `evaluate` reports when given no metrics.
     - `evaluation_batch_size`: the batch size `evaluate` uses when given none.
+    - `resident()`: the dataset whole as an `AbstractResident`, or `None` (the default: data
+      read from disk, or drawn afresh, stream through `batches`).
     """
 
     @abc.abstractmethod
@@ -123,3 +147,7 @@ class AbstractDataset(abc.ABC):
     @property
     @abc.abstractmethod
     def evaluation_batch_size(self) -> int: ...
+
+    def resident(self) -> AbstractResident | None:
+        """This dataset whole, to train from device memory; `None` where it is not in memory."""
+        return None

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from datagen.format import DatasetFileError
-from jaxsciml.data.base import AbstractDataset, AbstractLabelledBatch
+from jaxsciml.data.base import AbstractDataset, AbstractLabelledBatch, AbstractResident
 from jaxsciml.data.plain import KeyedSource
 from jaxsciml.data.sources import AbstractSource, ArraySource, FNOMatSource
 from jaxsciml.losses import relative_l2
@@ -78,6 +78,26 @@ def read_ahead(read: Callable[[int, np.ndarray], T], chunks: list, prefetch: int
             if i + prefetch < len(chunks):
                 pending.append(pool.submit(read, i + prefetch, chunks[i + prefetch]))
             yield batch
+
+
+def epoch_rows(num_samples: int, batch_size: int, seed: int, epoch: int) -> np.ndarray:
+    """`(steps, batch_size)` int32: the positions each training step of an epoch reads."""
+    positions = batch_positions(num_samples, batch_size, seed, epoch, 0, True, (0, 1))
+    return np.stack(positions).astype(np.int32)
+
+
+class ResidentPairs(AbstractResident):
+    """Pairs held whole (`arrays`: a `Batch` of every sample), gathered by row."""
+
+    def __init__(self, everything: Batch):
+        self.arrays = everything
+
+    def epoch_indices(self, batch_size: int, seed: int, epoch: int) -> np.ndarray:
+        return epoch_rows(len(self.arrays.inputs), batch_size, seed, epoch)
+
+    @staticmethod
+    def gather(arrays: Batch, index) -> Batch:
+        return Batch(arrays.inputs[index], arrays.outputs[index])
 
 
 class Dataset(AbstractDataset):
@@ -241,6 +261,12 @@ class Dataset(AbstractDataset):
     @property
     def evaluation_batch_size(self) -> int:
         return 20
+
+    def resident(self) -> ResidentPairs | None:
+        """The view's samples whole when they are in memory (arrays, or after `cache`)."""
+        if not isinstance(self.source, ArraySource):
+            return None
+        return ResidentPairs(self.read(np.arange(len(self))))
 
 
 def from_arrays(inputs, outputs, grid: Sequence[np.ndarray] | None = None) -> Dataset:

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from jaxsciml.data.base import AbstractDataset, AbstractLabelledBatch
-from jaxsciml.data.dataset import Batch, Dataset, batch_positions, read_ahead
+from jaxsciml.data.base import AbstractDataset, AbstractLabelledBatch, AbstractResident
+from jaxsciml.data.dataset import Batch, Dataset, batch_positions, epoch_rows, read_ahead
 from jaxsciml.losses import relative_l2
 
 
@@ -59,6 +59,34 @@ def _query_subset(num_points: int, size: int, seed: int, epoch: int, step: int) 
     every host draws the same subset and a resumed run draws what an uninterrupted one did."""
     rng = np.random.default_rng([seed, epoch, step, 1])  # the trailing 1 parts it from the order
     return np.sort(rng.choice(num_points, size, replace=False))
+
+
+class ResidentPoints(AbstractResident):
+    """Sensor values, targets and query points held whole (`arrays`), gathered by function and,
+    with `points_per_step`, by the step's subset of query points."""
+
+    def __init__(self, sensors, targets, points, points_per_step: int | None):
+        self.arrays = (sensors, targets, points)
+        self.points_per_step = points_per_step
+
+    def epoch_indices(self, batch_size: int, seed: int, epoch: int) -> dict:
+        sensors, _, points = self.arrays
+        rows = epoch_rows(len(sensors), batch_size, seed, epoch)
+        if self.points_per_step is None:
+            return {"rows": rows}
+        subsets = [
+            _query_subset(len(points), self.points_per_step, seed, epoch, step)
+            for step in range(len(rows))
+        ]
+        return {"rows": rows, "points": np.stack(subsets).astype(np.int32)}
+
+    @staticmethod
+    def gather(arrays, index: dict) -> PointBatch:
+        sensors, targets, points = arrays
+        targets = targets[index["rows"]]
+        if "points" in index:
+            points, targets = points[index["points"]], targets[:, index["points"]]
+        return PointBatch(sensors[index["rows"]], points, targets)
 
 
 class PointDataset(AbstractDataset):
@@ -190,6 +218,13 @@ class PointDataset(AbstractDataset):
         if subset is not None:
             points, targets = points[subset], targets[:, subset]
         return PointBatch(sensors[positions], points, targets)
+
+    def resident(self) -> ResidentPoints | None:
+        """The sensor values and targets whole, after `cache`."""
+        if self._in_memory is None:
+            return None
+        sensors, targets = self._in_memory
+        return ResidentPoints(sensors, targets, self.query_points, self.points_per_step)
 
     def cache(self) -> "PointDataset":
         """This view with its sensor values and targets read into memory once (not the whole

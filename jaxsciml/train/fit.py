@@ -1,7 +1,10 @@
 """`fit`: one training loop for every model and loss; data-parallel, checkpointed, resumable."""
 
+import contextlib
 import dataclasses
 import os
+import signal
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +22,7 @@ from jaxsciml.train.evaluate import place
 from jaxsciml.train.log import AbstractLogger, Loggers, MetricsFile, Progress
 from jaxsciml.train.optim import fno_adam, learning_rate_schedule
 from jaxsciml.train.policies import Checkpointing, Evaluation
+from jaxsciml.train.resident import ResidentSteps
 from jaxsciml.train.step import Loss, make_train_step, split_model
 
 
@@ -158,6 +162,115 @@ def _logger(logger, checkpointing: Checkpointing | None) -> AbstractLogger:
     return MetricsFile(logger)
 
 
+@contextlib.contextmanager
+def _interrupts_deferred():
+    """Hold a Ctrl-C (SIGINT) until the block is done, then raise it; where Python's own
+    handler is not installed (another thread, a custom handler), change nothing."""
+    main = threading.current_thread() is threading.main_thread()
+    if not main or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+    received = []
+    signal.signal(signal.SIGINT, lambda *_: received.append(True))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if received:
+        raise KeyboardInterrupt
+
+
+def _resident_steps(data: AbstractDataset, wanted: bool | None, drop_last: bool, batch_size: int):
+    """The data whole for training from device memory, or `None` to stream batches."""
+    if wanted is False:
+        return None
+    reason = None
+    if jax.process_count() > 1:
+        reason = "a multi-host run streams its batches"
+    elif not drop_last and len(data) % batch_size:
+        reason = "a last partial batch (drop_last=False) changes the batch shape"
+    resident = None if reason else data.resident()
+    if resident is None and wanted:
+        raise ValueError(
+            "resident=True needs the data in memory (jaxsciml.data.from_arrays, Dataset.cache(), "
+            f"PointDataset.cache()) on one host{f': {reason}' if reason else ''}"
+        )
+    return resident
+
+
+@dataclasses.dataclass
+class _Loop:
+    """The parts of `fit` that run the steps and close the epochs."""
+
+    plan: _Plan
+    schedule: object
+    evaluation: Evaluation | None
+    store: _Store
+    log: AbstractLogger
+    display: Progress
+    static: object
+    mesh: object
+
+    def end_epoch(self, run: _Run) -> None:
+        """Record the epoch `run` has just finished: evaluate, log, checkpoint when due."""
+        last = run.step == self.plan.total_steps
+        record = _epoch_record(run, self.plan, self.schedule)
+        if self.evaluation is not None and self.evaluation.due(record["epoch"], last):
+            record.update(self.evaluation.run(_model(run.state, self.static), self.mesh))
+        run.history.append(record)
+        run.epoch_loss_sum, run.epoch_seconds = 0.0, 0.0
+        self.log.append(record)
+        self.display.epoch(record, last)
+        self.store.save(run, epoch_end=True)
+
+    def stream(self, run, data, train_step, base_key, batch_size, seed, drop_last) -> None:
+        """One dispatch per step, each batch read on the host and placed on the devices."""
+        part = (jax.process_index(), jax.process_count())
+        while True:
+            if self.plan.epoch_done(run):
+                self.end_epoch(run)
+            if run.step >= self.plan.total_steps:
+                return
+            started = time.perf_counter()
+            epoch, offset = divmod(run.step, self.plan.steps_per_epoch)
+            for rows in data.batches(
+                batch_size, seed=seed, epoch=epoch, start=offset, drop_last=drop_last, part=part
+            ):
+                s = run.state
+                params, opt_state, value = train_step(
+                    s["params"], s["frozen"], s["opt_state"], place(rows, self.mesh),
+                    _fold_in(base_key, run.step),
+                )  # fmt: skip
+                run.state = {**s, "params": params, "opt_state": opt_state}
+                run.pending.append(value)
+                run.step += 1
+                self.display.step()
+                if run.step == self.plan.total_steps:
+                    break
+            run.settle()
+            run.epoch_seconds += time.perf_counter() - started
+
+    def resident(self, run, chunks: ResidentSteps, base_key) -> None:
+        """Chunks of steps on data in device memory; the epochs inside a chunk are recorded
+        after it (none of them evaluates or checkpoints: chunks end at those)."""
+        while True:
+            if self.plan.epoch_done(run):
+                self.end_epoch(run)
+            if run.step >= self.plan.total_steps:
+                return
+            end = chunks.chunk_end(run.step, self.plan.total_steps)
+            state, losses, seconds = chunks.run(run.state, run.step, end, base_key)
+            with _interrupts_deferred():  # `run` moves to the chunk's end in one piece
+                run.state = state
+                for value in losses:
+                    run.epoch_loss_sum += float(value)
+                    run.epoch_seconds += seconds / len(losses)
+                    run.step += 1
+                    self.display.step()
+                    if run.step < end and self.plan.epoch_done(run):
+                        self.end_epoch(run)
+
+
 def restore_model(
     checkpoint_dir: str | os.PathLike, model: eqx.Module, step: int | None = None
 ) -> eqx.Module:
@@ -197,6 +310,7 @@ def fit(
     max_steps: int | None = None,
     seed: int = 0,
     mesh=None,
+    resident: bool | None = None,
 ) -> tuple[eqx.Module, list[dict]]:
     """Train `model` on `data` and return the trained model and the per-epoch history.
 
@@ -230,6 +344,13 @@ def fit(
       in a notebook and one line per epoch (at most every 10 s) elsewhere.
     - `max_steps`: stop (and checkpoint) after this many steps in all; resume to continue.
     - `seed`: seeds the data order and the loss's `key`; `mesh`: a mesh with a `"data"` axis.
+    - `resident`: train from device memory: the data placed on every device once, each batch
+      gathered inside the compiled step, many steps per dispatch, the host waited for only
+      between chunks (at evaluations, checkpoints, and about every half second). `None` (the
+      default) does so whenever the data are in memory (`from_arrays`, `Dataset.cache()`,
+      `PointDataset.cache()`) on one host; `False` streams batches from the host, one step per
+      dispatch. The batches are the same either way; the per-epoch `seconds` of a chunk are
+      shared evenly among its steps.
 
     **Returns:** `(model, history)`, one dict per epoch: `epoch`, `step`, `train_loss`,
     `learning_rate` (default optimizer), `seconds`, and `<eval name>.<metric>` entries.
@@ -249,41 +370,24 @@ def fit(
     # caller's own arrays (the model passed in must stay usable)
     run.state = jax.tree.map(lambda x: x.copy(), parallel.replicate(run.state, mesh))
     base_key = jax.random.wrap_key_data(run.state["key"])
-    train_step = make_train_step(loss, optimizer, static, mesh)
-    part = (jax.process_index(), jax.process_count())
     display = Progress(plan.total_steps, run.step, progress)
+    loop = _Loop(plan, schedule, evaluation, store, log, display, static, mesh)
+    steps = _resident_steps(data, resident, drop_last, batch_size)
     try:
-        while True:
-            if plan.epoch_done(run):
-                last = run.step == plan.total_steps
-                record = _epoch_record(run, plan, schedule)
-                if evaluation is not None and evaluation.due(record["epoch"], last):
-                    record.update(evaluation.run(_model(run.state, static), mesh))
-                run.history.append(record)
-                run.epoch_loss_sum, run.epoch_seconds = 0.0, 0.0
-                log.append(record)
-                display.epoch(record, last)
-                store.save(run, epoch_end=True)
-            if run.step >= plan.total_steps:
-                break
-            started = time.perf_counter()
-            epoch, offset = divmod(run.step, plan.steps_per_epoch)
-            for rows in data.batches(
-                batch_size, seed=seed, epoch=epoch, start=offset, drop_last=drop_last, part=part
-            ):
-                s = run.state
-                params, opt_state, value = train_step(
-                    s["params"], s["frozen"], s["opt_state"], place(rows, mesh),
-                    _fold_in(base_key, run.step),
-                )  # fmt: skip
-                run.state = {**s, "params": params, "opt_state": opt_state}
-                run.pending.append(value)
-                run.step += 1
-                display.step()
-                if run.step == plan.total_steps:
-                    break
-            run.settle()
-            run.epoch_seconds += time.perf_counter() - started
+        if steps is None:
+            train_step = make_train_step(loss, optimizer, static, mesh)
+            loop.stream(run, data, train_step, base_key, batch_size, seed, drop_last)
+        else:
+
+            def boundary(epoch: int) -> bool:
+                evaluates = evaluation is not None and evaluation.due(epoch, False)
+                return evaluates or (checkpointing is not None and not epoch % checkpointing.every)
+
+            chunks = ResidentSteps(
+                steps, loss, optimizer, static, mesh, batch_size=batch_size, seed=seed,
+                steps_per_epoch=plan.steps_per_epoch, boundary=boundary,
+            )  # fmt: skip
+            loop.resident(run, chunks, base_key)
         store.save(run)
     except KeyboardInterrupt:
         run.settle()  # `run` describes the last completed step: save it, so nothing is lost

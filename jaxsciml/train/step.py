@@ -4,6 +4,7 @@ from collections.abc import Callable
 
 import equinox as eqx
 import jax
+import jax.numpy as jnp
 import optax
 
 from jaxsciml import parallel
@@ -23,16 +24,9 @@ def split_model(model: eqx.Module):
     return params, frozen, static
 
 
-def make_train_step(loss: Loss, optimizer: optax.GradientTransformation, static, mesh):
-    """`step(params, frozen, opt_state, batch, key) -> (params, opt_state, loss_value)`, jitted.
-
-    The model is `eqx.combine(params, frozen, static)`: `params` are the trained arrays, `frozen`
-    the constant arrays (e.g. normalizer statistics) and `static` everything else. `params` and
-    `opt_state` are donated (updated in place), so they must not share buffers: copy the state
-    of an optimizer that stores the parameters (`optax.lbfgs`) before the first step (`fit`
-    does). The results are replicated over `mesh`, and the batch may be sharded over it (XLA
-    inserts the gradient all-reduce).
-    """
+def train_step(loss: Loss, optimizer: optax.GradientTransformation, static):
+    """The pure step `(params, frozen, opt_state, batch, key) -> (params, opt_state, loss)`:
+    the model is `eqx.combine(params, frozen, static)`; one optimizer update on `loss`."""
 
     def step(params, frozen, opt_state, batch, key):
         def objective(p):
@@ -48,5 +42,52 @@ def make_train_step(loss: Loss, optimizer: optax.GradientTransformation, static,
             updates, opt_state = optimizer.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, value
 
+    return step
+
+
+def make_train_step(loss: Loss, optimizer: optax.GradientTransformation, static, mesh):
+    """`step(params, frozen, opt_state, batch, key) -> (params, opt_state, loss_value)`, jitted.
+
+    The model is `eqx.combine(params, frozen, static)`: `params` are the trained arrays, `frozen`
+    the constant arrays (e.g. normalizer statistics) and `static` everything else. `params` and
+    `opt_state` are donated (updated in place), so they must not share buffers: copy the state
+    of an optimizer that stores the parameters (`optax.lbfgs`) before the first step (`fit`
+    does). The results are replicated over `mesh`, and the batch may be sharded over it (XLA
+    inserts the gradient all-reduce).
+    """
     everywhere = parallel.replicated(mesh)
+    step = train_step(loss, optimizer, static)
     return jax.jit(step, donate_argnums=(0, 2), out_shardings=(everywhere, everywhere, everywhere))
+
+
+def make_train_chunk(
+    loss: Loss, optimizer: optax.GradientTransformation, static, mesh, gather, length: int
+):
+    """Up to `length` steps in one dispatch, for data resident on the devices, jitted:
+
+    `run(params, frozen, opt_state, arrays, indices, first_step, count, base_key)
+    -> (params, opt_state, losses)` takes `count` steps (a traced number, so one compiled
+    program serves every count); step `i` trains on `gather(arrays, indices[i])` (each leaf of
+    `indices` has a leading axis of `length`, rows past `count` unused) with the key
+    `fold_in(base_key, first_step + i)`, and `losses[i]` is its loss (`(length,)`, zero past
+    `count`). The batch is split over `mesh` as `AbstractBatch.batch_axes` says; `params` and
+    `opt_state` are donated, the results replicated.
+    """
+    everywhere = parallel.replicated(mesh)
+    split = parallel.batch_sharding(mesh)
+    step = train_step(loss, optimizer, static)
+
+    def run(params, frozen, opt_state, arrays, indices, first_step, count, base_key):
+        def body(i, carry):
+            params, opt_state, losses = carry
+            batch = gather(arrays, jax.tree.map(lambda index: index[i], indices))
+            placements = jax.tree.map(lambda s: split if s else everywhere, batch.batch_axes())
+            batch = jax.lax.with_sharding_constraint(batch, placements)
+            key = jax.random.fold_in(base_key, first_step + i)
+            params, opt_state, value = step(params, frozen, opt_state, batch, key)
+            return params, opt_state, losses.at[i].set(value)
+
+        losses = jnp.zeros(length, jnp.float32)
+        return jax.lax.fori_loop(0, count, body, (params, opt_state, losses))
+
+    return jax.jit(run, donate_argnums=(0, 2), out_shardings=(everywhere, everywhere, everywhere))

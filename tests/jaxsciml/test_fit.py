@@ -13,6 +13,7 @@ import pytest
 import jaxsciml as jsm
 from jaxsciml import parallel
 from jaxsciml.train import CheckpointMismatchError
+from jaxsciml.train.resident import ResidentSteps
 
 
 @pytest.fixture(scope="module")
@@ -108,30 +109,65 @@ def test_resume_after_max_steps_is_bitwise_equal_to_an_uninterrupted_run(small, 
     assert without_time(logged) == without_time(straight_history)
 
 
-def test_ctrl_c_saves_a_checkpoint_and_resume_continues_exactly(small, tmp_path, monkeypatch):
+@pytest.mark.parametrize("resident", [False, True])
+def test_ctrl_c_saves_a_checkpoint_and_resume_continues_exactly(
+    small, tmp_path, monkeypatch, resident
+):
+    """Streaming: a Ctrl-C while the fifth batch is placed saves step 4. Resident: one while
+    the third chunk runs saves where the second ended (chunks grow with their measured speed)."""
     train, _ = small
-    settings = dict(epochs=2, batch_size=16, progress=False)
+    settings = dict(epochs=2, batch_size=16, progress=False, resident=resident)
     straight, _ = jsm.fit(tiny_model(train), train, **settings)
 
-    real_global_batch = parallel.global_batch
-    calls = {"n": 0}
+    owner, name = (ResidentSteps, "run") if resident else (parallel, "global_batch")
+    real = getattr(owner, name)
+    calls = {"n": 0, "steps": 0}
 
-    def interrupt_at_the_fifth_batch(*args):
+    def interrupt_at_the_fifth_call(*args):
         calls["n"] += 1
-        if calls["n"] == 5:
+        if calls["n"] == (3 if resident else 5):
             raise KeyboardInterrupt
-        return real_global_batch(*args)
+        result = real(*args)
+        calls["steps"] += len(result[1]) if resident else 1
+        return result
 
-    monkeypatch.setattr(parallel, "global_batch", interrupt_at_the_fifth_batch)
+    monkeypatch.setattr(owner, name, interrupt_at_the_fifth_call)
     with pytest.raises(KeyboardInterrupt):
         jsm.fit(tiny_model(train), train, checkpointing=jsm.Checkpointing(tmp_path), **settings)
-    monkeypatch.setattr(parallel, "global_batch", real_global_batch)
-    assert jsm.train.Checkpointer(tmp_path).latest_step() == 4
+    monkeypatch.setattr(owner, name, real)
+    assert jsm.train.Checkpointer(tmp_path).latest_step() == calls["steps"]
+    assert calls["steps"] == 4 or resident
     resumed, _ = jsm.fit(
         tiny_model(train), train, checkpointing=jsm.Checkpointing(tmp_path, resume=True), **settings
     )
     for x, y in zip(arrays(resumed), arrays(straight)):
         np.testing.assert_array_equal(x, y)
+
+
+def test_resident_training_takes_the_streamed_steps(small):
+    """From device memory, many steps per dispatch: the same batches, keys and records as one
+    step per dispatch (values to float32 rounding: the two programs are compiled apart), with
+    evaluations and checkpoints at their epochs though a chunk spans several epochs."""
+    train, test = small
+    runs = {}
+    for resident in (False, True):
+        settings = dict(epochs=6, batch_size=8, progress=False, resident=resident)
+        evaluation = jsm.Evaluation({"test": test}, every=4)
+        runs[resident] = jsm.fit(tiny_model(train), train, evaluation=evaluation, **settings)
+    (streamed, streamed_history), (resident, resident_history) = runs[False], runs[True]
+    assert [sorted(r) for r in streamed_history] == [sorted(r) for r in resident_history]
+    assert ["test.relative_l2" in r for r in resident_history] == [False] * 3 + [True] + [
+        False,
+        True,
+    ]
+    for a, b in zip(without_time(streamed_history), without_time(resident_history)):
+        assert a.keys() == b.keys()
+        np.testing.assert_allclose(list(a.values()), list(b.values()), rtol=2e-5)
+    for x, y in zip(arrays(resident), arrays(streamed)):
+        np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-6)
+    on_disk = jsm.data.load(test.metadata["path"])  # not in memory: resident=True refuses it
+    with pytest.raises(ValueError, match="resident=True needs the data in memory"):
+        jsm.fit(tiny_model(train), on_disk, epochs=1, batch_size=8, resident=True)
 
 
 def test_checkpoint_directories_are_not_overwritten_or_mixed(small, tmp_path):
