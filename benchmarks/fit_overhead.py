@@ -12,7 +12,7 @@ on batches already on the device, nothing read back until the end?
 Both at batch 50 and full batch, interleaved (bare, fit k, fit 2k, ...), medians of `--rounds`.
 The goal (issue 21): fit within 1.05x of bare.
 
-    python benchmarks/fit_overhead.py --quick    # about a minute on 2 CPU cores
+    python benchmarks/fit_overhead.py --quick    # about two minutes on 2 CPU cores
     python benchmarks/fit_overhead.py
 """
 
@@ -85,11 +85,11 @@ def measure(train, batch_size, steps, rounds, mesh):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="500 training functions, 3 rounds")
-    parser.add_argument("--steps", type=int, default=None, help="k (default 400, quick 200)")
+    parser.add_argument("--steps", type=int, default=None, help="k (default 10000, quick 2000)")
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "jsm-bench")
     args = parser.parse_args()
-    steps = args.steps or (200 if args.quick else 400)
+    steps = args.steps or (2000 if args.quick else 10000)
     rounds = args.rounds or (3 if args.quick else 5)
     n_train = 500 if args.quick else 1000
     print("command:", " ".join([os.path.basename(sys.executable), *sys.argv]))
