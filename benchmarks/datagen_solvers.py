@@ -103,6 +103,16 @@ def backends_for(problem, preconditioners, tolerance) -> dict[str, LinearSolver]
     return {solver.label: solver for solver in solvers}
 
 
+def warm_up(preconditioners, tolerance) -> None:
+    """Solve one small system with every backend first, so that no row's first backend pays
+    for imports, first calls and factorization set-up that the others then skip."""
+    problem = make_problem("darcy", resolution=16)
+    theta = problem.sample(sample_rng(0, 0))
+    with threadpool_limits(1):
+        for solver in backends_for(problem, preconditioners, tolerance).values():
+            problem.solve(theta, solver, None)
+
+
 def run_row(row: Row, preconditioners, tolerance, seed, with_auto, budget) -> dict:
     problem = make_problem(row.problem, **row.options)
     steps = getattr(problem, "steps", 1)
@@ -234,6 +244,7 @@ def main(argv=None) -> None:
         f"tolerance {args.tolerance}, Krylov preconditioners {args.preconditioners}, budget "
         f"{budget} s per backend and row, single-threaded BLAS"
     )
+    warm_up(args.preconditioners, args.tolerance)
     results = []
     for row in rows(args.quick):
         if args.rows and not any(word in row.name for word in args.rows):
