@@ -12,6 +12,7 @@ Every result meets the true relative residual `‖b - A x‖ / ‖b‖ ≤ toler
 - `gcrotmk`: SciPy's GCROT(m, k), the reference recycling implementation, each system alone.
 - `gcrodr`: GCRO-DR(m, k) on each system alone (deflated restarts, no carry-over).
 - `skr`: GCRO-DR(m, k) carrying its recycled space along a sorted sequence of systems.
+- `dcdm`: the deep conjugate direction method with a trained network (`network=PATH`). SPD only.
 
 The Krylov backends take `preconditioner` (`none`, `jacobi`, `ilu`, `amg`), applied on the right so
 that the residual they minimise is the true one. A solve that misses its tolerance within
@@ -20,6 +21,7 @@ adds `auto`, which races these on the problem at hand.
 """
 
 import dataclasses
+import math
 import time
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -29,6 +31,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from datagen.krylov import PRECONDITIONERS, RecycledSpace, gcrodr, gmres, make_preconditioner
+from datagen.krylov.dcdm import dcdm
 
 
 Matrix = sp.spmatrix | spla.LinearOperator
@@ -375,7 +378,46 @@ class AMGCGSolver(_ScipyKrylov):
         return spla.cg(operator, residual, maxiter=budget, **common)
 
 
+@dataclasses.dataclass(frozen=True)
+class DCDMSolver(LinearSolver):
+    """The deep conjugate direction method (`datagen.krylov.dcdm`) with a trained network
+    (`network`: its file, from `datagen.dcdm_network.save_network`) giving the directions.
+    For symmetric positive definite matrices whose unknowns lie on a square grid, numbered
+    row by row (the 2-D families of `datagen`). Loads JAX when it prepares."""
+
+    network: str = ""
+    name: ClassVar[str] = "dcdm"
+    spd_only: ClassVar[bool] = True
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not self.network:
+            raise ValueError(
+                "dcdm needs network=PATH, a direction network trained for the problem "
+                "(datagen.dcdm_network.train_direction_network, then save_network)"
+            )
+
+    def _prepare(self, matrix):
+        from datagen.dcdm_network import load_network_once, network_direction
+
+        n = matrix.shape[0]
+        side = math.isqrt(n)
+        if side * side != n:
+            raise ValueError(f"dcdm needs the unknowns on a square grid; {n} is not a square")
+        return network_direction(load_network_once(self.network), (side, side))
+
+    def _solve(self, state, rhs, x, target):
+        counted = _Counted(state.matrix)
+        residual = rhs - counted(x)
+        outcome = dcdm(
+            counted, residual, state.prepared, target, max_iterations=self.max_matvecs // 2
+        )
+        return x + outcome.correction, outcome.iterations, counted.calls, None, False
+
+
 SOLVERS: dict[str, type[LinearSolver]] = {
     cls.name: cls
-    for cls in (DirectSolver, AMGCGSolver, GMRESSolver, GCROTMKSolver, GCRODRSolver, SKRSolver)
-}
+    for cls in (
+        DirectSolver, AMGCGSolver, GMRESSolver, GCROTMKSolver, GCRODRSolver, SKRSolver, DCDMSolver
+    )
+}  # fmt: skip
