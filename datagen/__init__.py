@@ -46,3 +46,12 @@ from datagen.trajectories import (
     NavierStokes as NavierStokes,
     NavierStokesSettings as NavierStokesSettings,
 )
+
+
+def __getattr__(name: str):
+    """`datagen.dcdm_network` (DCDM's network; it loads JAX) is imported on first use."""
+    if name == "dcdm_network":
+        import importlib
+
+        return importlib.import_module("datagen.dcdm_network")
+    raise AttributeError(f"module 'datagen' has no attribute {name!r}")

@@ -88,7 +88,8 @@ class LinearSolver:
 
     `sorts` says whether the generator should order the systems so that neighbours are similar
     (it helps only backends that carry information from one system to the next); `spd_only`
-    that the backend needs symmetric positive definite matrices.
+    that the backend needs symmetric positive definite matrices; `learned` that it needs a
+    model trained for the problem first (it cannot be built from its defaults, nor raced).
     """
 
     tolerance: float = 1e-8
@@ -96,6 +97,7 @@ class LinearSolver:
     name: ClassVar[str]
     sorts: ClassVar[bool] = False
     spd_only: ClassVar[bool] = False
+    learned: ClassVar[bool] = False
 
     def __post_init__(self):
         check_tolerance(self.tolerance)
@@ -388,6 +390,7 @@ class DCDMSolver(LinearSolver):
     network: str = ""
     name: ClassVar[str] = "dcdm"
     spd_only: ClassVar[bool] = True
+    learned: ClassVar[bool] = True
 
     def __post_init__(self):
         super().__post_init__()

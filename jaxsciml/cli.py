@@ -160,23 +160,31 @@ def _evaluate(args) -> None:
 
     source = Path(args.run_dir)
     out = args.out or (source.parent if source.is_file() else source)
+    options = _format_options(args.option) if args.option else None
     scores = evaluate_run(
-        args.run_dir, args.data, stride=args.stride, skip=args.skip, n=args.n, out=out
-    )
+        args.run_dir, args.data, stride=args.stride, skip=args.skip, n=args.n, out=out,
+        format=args.format, options=options,
+    )  # fmt: skip
     print(json.dumps(scores))
 
 
-def _convert(args) -> None:
-    import jaxsciml.data as jdata
+def _format_options(texts: list[str]) -> dict:
+    """`--option key=value` flags as a dict, each value read as TOML (bare words: strings)."""
     from jaxsciml.config import toml_value
 
     options = {}
-    for text in args.option:
+    for text in texts:
         key, sep, value = text.partition("=")
         if not sep or not key.strip():
             raise ValueError(f"an option looks like key=value, got {text!r}")
         options[key.strip()] = toml_value(value)
-    dataset = jdata.load(args.source, format=args.format, **options)
+    return options
+
+
+def _convert(args) -> None:
+    import jaxsciml.data as jdata
+
+    dataset = jdata.load(args.source, format=args.format, **_format_options(args.option))
     out = jdata.convert(
         dataset,
         args.out,
@@ -217,6 +225,18 @@ def _demo(args) -> None:
         f"test relative L2 at the training grid: {result.test_relative_l2:.4f}\n"
         f"zero-shot relative L2 on the finer grid: {result.fine_relative_l2:.4f}\n"
         f"training took {result.train_seconds:.0f} s; figure: {result.figure}"
+    )
+
+
+def _add_format_flags(command: argparse.ArgumentParser, format_help: str) -> None:
+    """`--format` and `--option KEY=VALUE` (repeatable): how `jaxsciml.data.load` reads data."""
+    command.add_argument("--format", help=format_help)
+    command.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an option of the format, e.g. n_steps_output=4 or layout='n h w'",
     )
 
 
@@ -262,6 +282,7 @@ def parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     ev.add_argument(
         "--out", help="where the scores and a sample's figure go (default: beside the model)"
     )
+    _add_format_flags(ev, "the dataset's format (default: the run's [data] format, or recognised)")
     ev.set_defaults(run=_evaluate)
 
     cv = commands.add_parser(
@@ -272,14 +293,7 @@ def parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     cv.add_argument(
         "--to", choices=("the_well", "jaxsciml"), default="the_well", help="default the_well"
     )
-    cv.add_argument("--format", help="the source's format (default: recognised by its content)")
-    cv.add_argument(
-        "--option",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="an option of the source's format, e.g. n_steps_output=4 or layout='n h w'",
-    )
+    _add_format_flags(cv, "the source's format (default: recognised by its content)")
     cv.add_argument(
         "--constant-channels",
         type=NON_NEGATIVE,

@@ -368,15 +368,22 @@ def evaluate_run(
     skip: int = 0,
     n: int | None = None,
     out: str | os.PathLike | None = None,
+    format: str | None = None,
+    options: dict | None = None,
 ) -> dict[str, float]:
     """Errors of a trained model (a run directory, or a grid model's `.jsm` file) on a dataset:
     its samples from `skip` on (all, or `n` of them), at a grid stride. At a finer grid than
     training, zero-shot super-resolution. With `out`, also writes the scores to
-    `out/evaluation-<dataset>.json` and a sample's figure to `out/figures/`."""
+    `out/evaluation-<dataset>.json` and a sample's figure to `out/figures/`. The dataset is
+    read as the run's `[data] format` and `options` say, unless `format` or `options` are given
+    (`jaxsciml.data.load`'s)."""
     if Path(source).is_file():
         config, model = Config(), load_model(source)
     else:
         config, model = load_run(source)
+    if format is not None or options is not None:
+        reading = {"format": format or "", "options": dict(options or {})}
+        config = dataclasses.replace(config, data=dataclasses.replace(config.data, **reading))
     dataset = load_data(config, data_path).subsample(stride)
     if not 0 <= skip < len(dataset):
         raise ValueError(f"skip must lie in [0, {len(dataset)}), got {skip}")

@@ -124,6 +124,13 @@ def test_the_command_line_walk_through_runs_as_written_at_tiny_size(tmp_path, mo
     assert cli.main(["evaluate", str(run / "model.jsm"), str(fine), "--skip", "1", "--n", "2"]) == 0
     part = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert part["relative_l2"] == pytest.approx(np.mean(errors[1:3]), rel=1e-4)
+    # the same samples converted to The Well's layout, read with an option of that format
+    well = tmp_path / "fine.hdf5"
+    assert cli.main(["convert", str(fine), str(well)]) == 0
+    model_file, option = str(run / "model.jsm"), "n_steps_input=0"
+    assert cli.main(["evaluate", model_file, str(well), "--option", option, "--n", "4"]) == 0
+    in_well = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert in_well["relative_l2"] == pytest.approx(np.mean(errors), rel=1e-4)
     # the same run again without --resume refuses to overwrite it, a changed configuration
     # refuses to resume, and neither touches the run
     made = {path: path.stat().st_mtime_ns for path in run.rglob("*")}

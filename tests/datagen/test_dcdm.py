@@ -2,11 +2,13 @@
 preconditioner: converges to the tolerance), the network's training on Ritz vectors, and the
 backend inside the generator."""
 
+import h5py
 import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.sparse.linalg as spla
 
+import datagen
 from datagen.auto import make_solver
 from datagen.generator import sample_rng
 from datagen.krylov import dcdm
@@ -71,6 +73,16 @@ def test_a_trained_network_cuts_the_iterations_and_serves_as_a_backend(tmp_path)
     (result,) = solved.results
     np.testing.assert_allclose(result.solution, spla.spsolve(matrix.tocsc(), rhs), rtol=1e-6)
     assert result.relative_residual <= 1e-8 and result.iterations < plain.iterations
+
+    options = dict(resolution=18, contrast=0.0, workers=1, progress=False)
+    network_options = {"network": str(path)}
+    datagen.generate(
+        "poisson", 2, tmp_path / "d", solver="dcdm", solver_options=network_options, **options
+    )
+    datagen.generate("poisson", 2, tmp_path / "l", solver="direct", **options)
+    made, reference = (datagen.format.list_shards(tmp_path / name) for name in ("d", "l"))
+    with h5py.File(made[0].path) as a, h5py.File(reference[0].path) as b:
+        np.testing.assert_allclose(a["outputs"][:], b["outputs"][:], rtol=1e-6, atol=1e-12)
 
 
 def test_the_backend_refuses_what_it_cannot_do(tmp_path):

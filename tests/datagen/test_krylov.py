@@ -210,7 +210,7 @@ def test_every_applicable_backend_matches_the_direct_solution(problem):
     system = problem.assemble(problem.sample(np.random.default_rng(0)))
     spd = problem.symmetric and problem.definite
     for name, backend in SOLVERS.items():
-        if backend.spd_only and not spd:
+        if (backend.spd_only and not spd) or backend.learned:  # dcdm: test_dcdm.py trains one
             continue
         result = solve_once(make_solver(name, tolerance=1e-10), system)
         assert result.relative_residual <= 1e-10
