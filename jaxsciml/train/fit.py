@@ -180,6 +180,9 @@ def _interrupts_deferred():
         raise KeyboardInterrupt
 
 
+RESIDENT_BYTES = 2**31  # in-memory data up to this size train from device memory by default
+
+
 def _resident_steps(data: AbstractDataset, wanted: bool | None, drop_last: bool, batch_size: int):
     """The data whole for training from device memory, or `None` to stream batches."""
     if wanted is False:
@@ -190,6 +193,10 @@ def _resident_steps(data: AbstractDataset, wanted: bool | None, drop_last: bool,
     elif not drop_last and len(data) % batch_size:
         reason = "a last partial batch (drop_last=False) changes the batch shape"
     resident = None if reason else data.resident()
+    if resident is not None and wanted is None:
+        size = sum(leaf.nbytes for leaf in jax.tree.leaves(resident.arrays))
+        if size > RESIDENT_BYTES:  # a copy on every device: large data stream instead
+            resident = None
     if resident is None and wanted:
         raise ValueError(
             "resident=True needs the data in memory (jaxsciml.data.from_arrays, Dataset.cache(), "
@@ -348,9 +355,10 @@ def fit(
       gathered inside the compiled step, many steps per dispatch, the host waited for only
       between chunks (at evaluations, checkpoints, and about every half second). `None` (the
       default) does so whenever the data are in memory (`from_arrays`, `Dataset.cache()`,
-      `PointDataset.cache()`) on one host; `False` streams batches from the host, one step per
-      dispatch. The batches are the same either way; the per-epoch `seconds` of a chunk are
-      shared evenly among its steps.
+      `PointDataset.cache()`) on one host and take at most 2 GiB (each device holds a copy);
+      `True` insists; `False` streams batches from the host, one step per dispatch. The
+      batches are the same either way; the per-epoch `seconds` of a chunk are shared evenly
+      among its steps.
 
     **Returns:** `(model, history)`, one dict per epoch: `epoch`, `step`, `train_loss`,
     `learning_rate` (default optimizer), `seconds`, and `<eval name>.<metric>` entries.

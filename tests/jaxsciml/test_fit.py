@@ -2,6 +2,7 @@
 
 import json
 import re
+import sys
 
 import equinox as eqx
 import jax
@@ -168,6 +169,20 @@ def test_resident_training_takes_the_streamed_steps(small):
     on_disk = jsm.data.load(test.metadata["path"])  # not in memory: resident=True refuses it
     with pytest.raises(ValueError, match="resident=True needs the data in memory"):
         jsm.fit(tiny_model(train), on_disk, epochs=1, batch_size=8, resident=True)
+
+
+def test_data_too_large_for_every_device_stream_unless_told(small, monkeypatch):
+    train, _ = small
+    fit_module = sys.modules["jaxsciml.train.fit"]
+    monkeypatch.setattr(fit_module, "RESIDENT_BYTES", 0)  # as if the data were very large
+
+    def refuse(*_):
+        raise AssertionError("trained from device memory")
+
+    monkeypatch.setattr(ResidentSteps, "run", refuse)
+    jsm.fit(tiny_model(train), train, epochs=1, batch_size=16, progress=False)  # streams
+    with pytest.raises(AssertionError, match="device memory"):  # resident=True insists
+        jsm.fit(tiny_model(train), train, epochs=1, batch_size=16, progress=False, resident=True)
 
 
 def test_checkpoint_directories_are_not_overwritten_or_mixed(small, tmp_path):
