@@ -192,6 +192,7 @@ def _convert(args) -> None:
         constant_channels=args.constant_channels,
         dataset_name=args.name,
         shard_size=args.shard_size,
+        progress=True,
     )
     print(f"{len(dataset)} samples of {args.source} written to {out} ({args.to})")
 

@@ -92,6 +92,7 @@ def convert(
     constant_channels: int | None = None,
     dataset_name: str | None = None,
     shard_size: int = 256,
+    progress: bool = False,
 ) -> Path:
     """Write `dataset` (from `jsm.data.load`, any format) to `out`: one HDF5 file in The Well's
     layout (`to="the_well"`) or a folder of `datagen` shards (`to="jaxsciml"`).
@@ -99,6 +100,7 @@ def convert(
     For The Well, time series read from a trajectory format are written as the trajectories
     they came from; pairs become trajectories by `DatasetTrajectories`, the number of constant
     input channels given or read off a `datagen` dataset's provenance (`time_layout`).
+    `progress`: a bar (or log lines) while it writes.
     """
     from jaxsciml.data.export import save
     from jaxsciml.data.the_well import write_well
@@ -106,7 +108,7 @@ def convert(
     if to not in TARGETS:
         raise ValueError(f"to must be one of {TARGETS}, got {to!r}")
     if to == "jaxsciml":
-        return save(dataset, out, shard_size=shard_size)
+        return save(dataset, out, shard_size=shard_size, progress=progress)
     metadata = dataset.metadata
     whole = len(dataset) == dataset.source.num_samples and set(dataset.stride) == {1}
     if isinstance(dataset.source, TrajectoryPairs) and whole and constant_channels is None:
@@ -118,4 +120,4 @@ def convert(
         store = DatasetTrajectories(dataset, constants, frame_time)
     name = dataset_name or str(metadata.get("dataset_name", metadata.get("problem", "jaxsciml")))
     parameters = dict(metadata.get("parameters", metadata.get("simulation_parameters", {})))
-    return write_well(store, out, dataset_name=name, parameters=parameters)
+    return write_well(store, out, dataset_name=name, parameters=parameters, progress=progress)

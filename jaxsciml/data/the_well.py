@@ -24,6 +24,7 @@ import h5py
 import numpy as np
 
 from datagen.format import DatasetFileError, refuse_outside_references
+from datagen.progress import progress_bar
 from jaxsciml.data.trajectories import AbstractTrajectories
 
 
@@ -235,12 +236,14 @@ def write_well(
     *,
     dataset_name: str,
     parameters: dict | None = None,
+    progress: bool = False,
 ) -> Path:
     """Write `trajectories` as one file in The Well's layout: every frame channel a time-varying
     scalar field (`t0_fields`, named by `channel_names`), the constant fields time-invariant
     ones (named by `constant_names`), numeric `parameters` as
     simulation parameters (root attributes and constant `scalars`). Written trajectory by
-    trajectory into `path.tmp` and renamed, so `path` never holds a partial file."""
+    trajectory into `path.tmp` and renamed, so `path` never holds a partial file; `progress`
+    shows a bar (or log lines in a batch job)."""
     path = Path(path)
     n, steps = trajectories.num_trajectories, trajectories.num_steps
     _, *spatial = trajectories.frame_shape
@@ -302,12 +305,14 @@ def write_well(
                         "time_varying": name in names,
                     }
                 )
-            for j in range(n):
-                frames = trajectories.read_frames(j, slice(None))
-                for c, name in enumerate(names):
-                    fields[name][j] = frames[:, c]
-                for c, name in enumerate(constants):
-                    fields[name][j] = trajectories.read_constants(j)[c]
+            with progress_bar(n, f"writing {path.name}", "sample", progress) as bar:
+                for j in range(n):
+                    frames = trajectories.read_frames(j, slice(None))
+                    for c, name in enumerate(names):
+                        fields[name][j] = frames[:, c]
+                    for c, name in enumerate(constants):
+                        fields[name][j] = trajectories.read_constants(j)[c]
+                    bar.update(1)
         os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)
