@@ -159,13 +159,21 @@ def _being_written(out: Path, own_lock: Path | None) -> bool:
 
 
 def _alive(pid: int) -> bool:
+    """Whether process `pid` still runs. A zombie (killed, not yet reaped: an orphaned worker
+    whose reaper is slow or absent, as in some containers) answers signals but writes no more:
+    it counts as dead, else its temporary file would stay forever."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):  # no /proc (macOS): the signal's answer stands
+        return True
+    return state not in ("Z", "X")
 
 
 def remove_abandoned_temporaries(out: Path) -> list[Path]:

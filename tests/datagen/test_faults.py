@@ -268,3 +268,22 @@ def test_a_regular_file_named_checkpoints_is_refused_before_anything_is_written(
     assert finished.returncode == 2, finished.stderr[-2000:]
     assert "checkpoints is a file" in finished.stderr and "Traceback" not in finished.stderr
     assert sorted(p.name for p in run.iterdir()) == ["checkpoints"]
+
+
+def test_a_killed_writer_not_yet_reaped_leaves_no_temporary_behind(tmp_path):
+    """A worker killed with its run is a zombie until something reaps it (in some containers,
+    nothing does): it answers signals but writes no more, so its temporary file is abandoned."""
+    from datagen.claim import remove_abandoned_temporaries
+
+    child = subprocess.Popen(["sleep", "30"])
+    child.kill()
+    time.sleep(0.3)  # killed, not reaped: a zombie
+    abandoned = tmp_path / f"shard-00001.h5.{child.pid}.tmp"
+    writing = tmp_path / f"shard-00002.h5.{os.getpid()}.tmp"  # a live writer's file stays
+    abandoned.write_bytes(b"half a shard")
+    writing.write_bytes(b"being written")
+    try:
+        assert remove_abandoned_temporaries(tmp_path) == [abandoned]
+        assert writing.exists() and not abandoned.exists()
+    finally:
+        child.wait()
