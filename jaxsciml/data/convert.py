@@ -37,6 +37,7 @@ class DatasetTrajectories(AbstractTrajectories):
         self.state = state or c_out
         self.steps = (1 if state else 0) + c_out // self.state
         self.spatial, self.frame_time = tuple(spatial), frame_time
+        self._last = None  # (trajectory, its (inputs, outputs))
 
     num_trajectories = property(lambda self: len(self.dataset))
     num_steps = property(lambda self: self.steps)
@@ -52,8 +53,11 @@ class DatasetTrajectories(AbstractTrajectories):
         return self.dataset.metadata
 
     def _pair(self, trajectory: int):
-        sample = self.dataset[trajectory]
-        return np.asarray(sample.inputs), np.asarray(sample.outputs)
+        """Sample `trajectory`'s arrays, read once for its frames and its constants."""
+        if self._last is None or self._last[0] != trajectory:
+            sample = self.dataset[trajectory]
+            self._last = (trajectory, (np.asarray(sample.inputs), np.asarray(sample.outputs)))
+        return self._last[1]
 
     def read_frames(self, trajectory: int, steps: slice) -> np.ndarray:
         inputs, outputs = self._pair(trajectory)

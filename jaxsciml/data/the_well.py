@@ -310,8 +310,9 @@ def write_well(
                     frames = trajectories.read_frames(j, slice(None))
                     for c, name in enumerate(names):
                         fields[name][j] = frames[:, c]
+                    fixed = trajectories.read_constants(j)
                     for c, name in enumerate(constants):
-                        fields[name][j] = trajectories.read_constants(j)[c]
+                        fields[name][j] = fixed[c]
                     bar.update(1)
         os.replace(temporary, path)
     except BaseException:
