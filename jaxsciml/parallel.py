@@ -65,6 +65,13 @@ def check_batch_size(batch_size: int, mesh: Mesh) -> None:
         )
 
 
+def batch_placements(split, mesh: Mesh):
+    """`split` (a pytree of booleans, as `AbstractBatch.batch_axes()` gives it) as shardings:
+    the batch sharding where `True`, a full copy on every device where `False`."""
+    sharding, everywhere = batch_sharding(mesh), replicated(mesh)
+    return jax.tree.map(lambda s: sharding if s else everywhere, split)
+
+
 def global_batch(local_rows, mesh: Mesh, split=None):
     """The global array(s) from this process's rows of a batch.
 
@@ -75,9 +82,9 @@ def global_batch(local_rows, mesh: Mesh, split=None):
     every process holds whole (replicated), as `AbstractBatch.batch_axes()` gives it; `None`
     splits every leaf.
     """
-    sharding, everywhere = batch_sharding(mesh), replicated(mesh)
     split = jax.tree.map(lambda _: True, local_rows) if split is None else split
-    placements = jax.tree.map(lambda s: sharding if s else everywhere, split)
+    placements = batch_placements(split, mesh)
+    sharding = batch_sharding(mesh)
     if jax.process_count() == 1:  # one call places every field: the cheap path, per step
         return jax.device_put(local_rows, placements)
     processes = jax.process_count()

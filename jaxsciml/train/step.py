@@ -74,14 +74,13 @@ def make_train_chunk(
     `opt_state` are donated, the results replicated.
     """
     everywhere = parallel.replicated(mesh)
-    split = parallel.batch_sharding(mesh)
     step = train_step(loss, optimizer, static)
 
     def run(params, frozen, opt_state, arrays, indices, first_step, count, base_key):
         def body(i, carry):
             params, opt_state, losses = carry
             batch = gather(arrays, jax.tree.map(lambda index: index[i], indices))
-            placements = jax.tree.map(lambda s: split if s else everywhere, batch.batch_axes())
+            placements = parallel.batch_placements(batch.batch_axes(), mesh)
             batch = jax.lax.with_sharding_constraint(batch, placements)
             key = jax.random.fold_in(base_key, first_step + i)
             params, opt_state, value = step(params, frozen, opt_state, batch, key)
