@@ -87,6 +87,8 @@ class AbstractResident(abc.ABC):
     many steps run in one dispatch. The batches are exactly those `batches` yields.
 
     - `arrays`: a pytree of NumPy arrays, every sample.
+    - `nbytes`: their size, known before they are read (`fit` streams data too large to copy
+      onto every device).
     - `epoch_indices(batch_size, seed, epoch)`: a pytree of integer arrays, each with a leading
       axis of one row per step of the epoch (last partial batch dropped).
     - `gather(arrays, index)`: the batch of one step from one row of each index array; pure
@@ -94,6 +96,10 @@ class AbstractResident(abc.ABC):
     """
 
     arrays: object
+
+    @property
+    @abc.abstractmethod
+    def nbytes(self) -> int: ...
 
     @abc.abstractmethod
     def epoch_indices(self, batch_size: int, seed: int, epoch: int): ...

@@ -1,6 +1,7 @@
 """Datasets of (input, output) function pairs on grids: views, strides, splits and batches."""
 
 import concurrent.futures
+import functools
 import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
@@ -87,13 +88,23 @@ def epoch_rows(num_samples: int, batch_size: int, seed: int, epoch: int) -> np.n
 
 
 class ResidentPairs(AbstractResident):
-    """Pairs held whole (`arrays`: a `Batch` of every sample), gathered by row."""
+    """The pairs of an in-memory view whole (`arrays`: a `Batch` of every sample, read on
+    first use), gathered by row."""
 
-    def __init__(self, everything: Batch):
-        self.arrays = everything
+    def __init__(self, view: "Dataset"):
+        self.view = view
+
+    @functools.cached_property
+    def arrays(self) -> Batch:
+        return self.view.read(np.arange(len(self.view)))
+
+    @property
+    def nbytes(self) -> int:
+        values = np.prod(self.view.input_shape) + np.prod(self.view.output_shape)
+        return int(len(self.view) * values * np.dtype(np.float32).itemsize)
 
     def epoch_indices(self, batch_size: int, seed: int, epoch: int) -> np.ndarray:
-        return epoch_rows(len(self.arrays.inputs), batch_size, seed, epoch)
+        return epoch_rows(len(self.view), batch_size, seed, epoch)
 
     @staticmethod
     def gather(arrays: Batch, index) -> Batch:
@@ -264,9 +275,7 @@ class Dataset(AbstractDataset):
 
     def resident(self) -> ResidentPairs | None:
         """The view's samples whole when they are in memory (arrays, or after `cache`)."""
-        if not isinstance(self.source, ArraySource):
-            return None
-        return ResidentPairs(self.read(np.arange(len(self))))
+        return ResidentPairs(self) if isinstance(self.source, ArraySource) else None
 
 
 def from_arrays(inputs, outputs, grid: Sequence[np.ndarray] | None = None) -> Dataset:

@@ -69,6 +69,10 @@ class ResidentPoints(AbstractResident):
         self.arrays = (sensors, targets, points)
         self.points_per_step = points_per_step
 
+    @property
+    def nbytes(self) -> int:
+        return sum(array.nbytes for array in self.arrays)
+
     def epoch_indices(self, batch_size: int, seed: int, epoch: int) -> dict:
         sensors, _, points = self.arrays
         rows = epoch_rows(len(sensors), batch_size, seed, epoch)

@@ -193,10 +193,8 @@ def _resident_steps(data: AbstractDataset, wanted: bool | None, drop_last: bool,
     elif not drop_last and len(data) % batch_size:
         reason = "a last partial batch (drop_last=False) changes the batch shape"
     resident = None if reason else data.resident()
-    if resident is not None and wanted is None:
-        size = sum(leaf.nbytes for leaf in jax.tree.leaves(resident.arrays))
-        if size > RESIDENT_BYTES:  # a copy on every device: large data stream instead
-            resident = None
+    if resident is not None and wanted is None and resident.nbytes > RESIDENT_BYTES:
+        resident = None  # a copy on every device: large data stream instead
     if resident is None and wanted:
         raise ValueError(
             "resident=True needs the data in memory (jaxsciml.data.from_arrays, Dataset.cache(), "
