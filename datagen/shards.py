@@ -33,7 +33,7 @@ from datagen.format import (
     verify_shard,
     write_shard,
 )
-from datagen.generator import Generator
+from datagen.generator import Generator, ShardContent
 from datagen.progress import progress_bar
 
 
@@ -114,9 +114,8 @@ def finished_shard(
     return header if same else None
 
 
-def make_and_write(generator: Generator, seed: int, task: ShardTask, progress=None) -> ShardOutcome:
-    """Make one shard's samples and write the shard (in whichever process runs the task)."""
-    content = generator.make_shard(seed, task.indices, progress)
+def write_content(task: ShardTask, content: ShardContent) -> ShardOutcome:
+    """Write the shard `task` holding `content` (the samples a generator made for it)."""
     if len(content.sample_index) == 0:
         raise RuntimeError(f"every sample of {task.path} failed: {list(content.failed_samples)}")
     info = ShardInfo(
@@ -141,6 +140,11 @@ def make_and_write(generator: Generator, seed: int, task: ShardTask, progress=No
         matvecs=int(np.sum(statistics.get("matvecs", 0))),
         iterations=int(np.sum(statistics.get("iterations", 0))),
     )
+
+
+def make_and_write(generator: Generator, seed: int, task: ShardTask, progress=None) -> ShardOutcome:
+    """Make one shard's samples and write the shard (in whichever process runs the task)."""
+    return write_content(task, generator.make_shard(seed, task.indices, progress))
 
 
 PR_SET_PDEATHSIG = 1  # Linux prctl(2)
@@ -214,6 +218,34 @@ def _run(generator: Generator, seed: int, tasks: list[ShardTask], workers: int, 
             raise
 
 
+def shard_tasks(
+    generator: Generator,
+    n: int,
+    out: Path,
+    seed: int,
+    order: Sequence[int],
+    shard_size: int,
+    part: tuple[int, int],
+) -> list[ShardTask]:
+    """Every shard of this part of the dataset, in shard order."""
+    index, parts = part
+    provenance, grid = generator.provenance(seed), generator.grid()
+    num_shards = math.ceil(n / shard_size)
+    return [
+        ShardTask(
+            path=out / shard_name(shard),
+            indices=tuple(int(i) for i in order[shard * shard_size : (shard + 1) * shard_size]),
+            shard_index=shard,
+            num_shards=num_shards,
+            sample_offset=shard * shard_size,
+            num_samples_total=n,
+            provenance=provenance,
+            grid=grid,
+        )
+        for shard in range(index, num_shards, parts)
+    ]
+
+
 def plan_shards(
     generator: Generator,
     n: int,
@@ -224,22 +256,9 @@ def plan_shards(
     part: tuple[int, int],
 ) -> tuple[list[ShardTask], list[ShardHeader]]:
     """This part's shards of the dataset: those still to make, and the headers of those finished."""
-    index, parts = part
-    provenance, grid = generator.provenance(seed), generator.grid()
-    num_shards = math.ceil(n / shard_size)
     tasks, finished = [], []
-    for shard in range(index, num_shards, parts):
-        task = ShardTask(
-            path=out / shard_name(shard),
-            indices=tuple(int(i) for i in order[shard * shard_size : (shard + 1) * shard_size]),
-            shard_index=shard,
-            num_shards=num_shards,
-            sample_offset=shard * shard_size,
-            num_samples_total=n,
-            provenance=provenance,
-            grid=grid,
-        )
-        header = finished_shard(task.path, provenance, n, shard, task.indices)
+    for task in shard_tasks(generator, n, out, seed, order, shard_size, part):
+        header = finished_shard(task.path, task.provenance, n, task.shard_index, task.indices)
         if header is None:
             tasks.append(task)
         else:

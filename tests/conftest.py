@@ -106,3 +106,37 @@ def check_gradients(getkey):
             )
 
     return check
+
+
+@pytest.fixture(scope="session")
+def counting():
+    """A data family whose sample `i` is the constant field `i` on 4 points (output `2 i`),
+    and whose samples numbered 3 modulo 7 fail to converge: cheap, and every sample names
+    itself. Made in this process (no workers)."""
+    import dataclasses
+    from typing import ClassVar
+
+    import numpy as np
+
+    from datagen.format import Provenance
+    from datagen.generator import Generator, ShardContent
+
+    @dataclasses.dataclass(frozen=True)
+    class Counting(Generator):
+        name: ClassVar[str] = "counting"
+        summary: ClassVar[str] = "constant fields numbered by sample"
+        processes: ClassVar[bool] = False
+
+        def provenance(self, seed):
+            return Provenance("counting", {}, "none", 0.0, seed)
+
+        def grid(self):
+            return (np.linspace(0, 1, 4),)
+
+        def make_shard(self, seed, indices, progress=None):
+            kept = [i for i in indices if i % 7 != 3]
+            inputs = np.array([np.full((1, 4), i, float) for i in kept]).reshape(-1, 1, 4)
+            failed = [i for i in indices if i % 7 == 3]
+            return ShardContent(inputs, 2 * inputs, kept, "none", failed_samples=failed)
+
+    return Counting

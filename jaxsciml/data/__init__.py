@@ -1,14 +1,16 @@
 """Datasets of function pairs on grids, read from the generator's HDF5 shards, The Well,
 PDEBench, neuraloperator's .pt files, FNO .mat files, plain HDF5/NPZ files by key and layout,
 or arrays (`load` recognises the format); time series cut into windows (`TrajectoryPairs`);
-written back with `save` (shards) or `write_well` (The Well's layout); and their
-sensor-and-query-point view for DeepONet-type models."""
+written back with `save` (shards) or `write_well` (The Well's layout); their
+sensor-and-query-point view for DeepONet-type models; and samples streamed from running solvers
+through a bounded buffer while training runs (`OnlineDataset`)."""
 
 from datagen.format import DatasetFileError as DatasetFileError
 from jaxsciml.data.base import (
     AbstractBatch as AbstractBatch,
     AbstractDataset as AbstractDataset,
     AbstractLabelledBatch as AbstractLabelledBatch,
+    AbstractStream as AbstractStream,
 )
 from jaxsciml.data.convert import convert as convert
 from jaxsciml.data.dataset import (
@@ -22,6 +24,11 @@ from jaxsciml.data.dataset import (
 from jaxsciml.data.export import save as save
 from jaxsciml.data.formats import load as load, recognise as recognise
 from jaxsciml.data.normalize import GaussianNormalizer as GaussianNormalizer
+from jaxsciml.data.online import (
+    POLICIES as POLICIES,
+    OnlineDataset as OnlineDataset,
+    StreamExhausted as StreamExhausted,
+)
 from jaxsciml.data.pdebench import (
     PDEBenchDarcy as PDEBenchDarcy,
     PDEBenchFields as PDEBenchFields,

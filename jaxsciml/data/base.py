@@ -157,3 +157,29 @@ class AbstractDataset(abc.ABC):
     def resident(self) -> AbstractResident | None:
         """This dataset whole, to train from device memory; `None` where it is not in memory."""
         return None
+
+
+class AbstractStream(AbstractDataset):
+    """A dataset whose batches depend on the ones before (an online buffer fed by a running
+    generator), so that its state is part of a training run's state: `fit` saves it with every
+    checkpoint and restores it on resume, and reports its `metrics` with every epoch.
+
+    - `state(step)`: `(arrays, record)` describing the stream when `step` steps have been
+      taken: a dict of NumPy arrays and a JSON-able dict.
+    - `restore(step, arrays, record)`: continue from such a state, as if `step` steps had been
+      taken; the next `batches` call starts at `step`.
+    - `metrics()`: numbers about the stream so far (floats), added to each epoch's record.
+    - `close()`: stop whatever runs in the background.
+    """
+
+    @abc.abstractmethod
+    def state(self, step: int) -> tuple[dict[str, np.ndarray], dict]: ...
+
+    @abc.abstractmethod
+    def restore(self, step: int, arrays: Mapping[str, np.ndarray], record: dict) -> None: ...
+
+    def metrics(self) -> dict[str, float]:
+        return {}
+
+    def close(self) -> None:
+        """Stop background work (default: nothing runs)."""

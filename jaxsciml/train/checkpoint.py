@@ -7,6 +7,8 @@ order, and the training history so far. Arrays are copied to the host before the
 write starts, so training may donate and overwrite its buffers while orbax writes.
 """
 
+import io
+import json
 import os
 from pathlib import Path
 
@@ -14,9 +16,15 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from datagen.format import atomic_write
+
 
 class CheckpointMismatchError(ValueError):
     """A checkpoint does not belong to this model or these training settings."""
+
+
+STREAMS = "streams"  # the data streams' states, beside orbax's step folders
+RECORD = "__record__"
 
 
 def tree_paths(tree) -> list[str]:
@@ -52,6 +60,37 @@ class Checkpointer:
             ),
             force=True,
         )
+
+    def _stream_path(self, step: int) -> Path:
+        return self.directory / STREAMS / f"{step}.part-{jax.process_index()}.npz"
+
+    def save_stream(self, step: int, arrays: dict, record: dict) -> None:
+        """Save this host's data-stream state of `step` (`jaxsciml.data.AbstractStream`),
+        written atomically before the checkpoint of `step` itself, and drop those of
+        checkpoints no longer kept."""
+        image = io.BytesIO()
+        np.savez(image, **arrays, **{RECORD: np.frombuffer(json.dumps(record).encode(), np.uint8)})
+        path = self._stream_path(step)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, image.getvalue())
+        kept = {*self._manager.all_steps(), step}
+        for old in path.parent.glob(f"*.part-{jax.process_index()}.npz"):
+            if int(old.name.split(".")[0]) not in kept:
+                old.unlink(missing_ok=True)
+
+    def load_stream(self, step: int) -> tuple[dict, dict]:
+        """This host's data-stream state saved with the checkpoint of `step`."""
+        path = self._stream_path(step)
+        if not path.exists():
+            raise CheckpointMismatchError(
+                f"the checkpoint of step {step} in {self.directory} holds no state of a data "
+                f"stream ({path} is missing): it was made by a run on stored data, or on "
+                "another host; resume with the data it was made with."
+            )
+        with np.load(path) as stored:
+            arrays = {k: stored[k] for k in stored.files if k != RECORD}
+            record = json.loads(stored[RECORD].tobytes().decode())
+        return arrays, record
 
     def _record(self, step: int) -> dict:
         return self._manager.restore(step, args=ocp.args.Composite(record=ocp.args.JsonRestore()))[

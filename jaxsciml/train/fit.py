@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import optax
 
 from jaxsciml import parallel
-from jaxsciml.data.base import AbstractDataset
+from jaxsciml.data.base import AbstractDataset, AbstractStream
 from jaxsciml.losses import relative_l2_loss
 from jaxsciml.train.checkpoint import Checkpointer, CheckpointMismatchError
 from jaxsciml.train.evaluate import place
@@ -70,8 +70,9 @@ class _Plan:
 class _Store:
     """The checkpoints of a run (or none): open, restore, save each step at most once."""
 
-    def __init__(self, policy: Checkpointing | None, plan: _Plan):
+    def __init__(self, policy: Checkpointing | None, plan: _Plan, data: AbstractDataset):
         self.policy, self.plan = policy, plan
+        self.stream = data if isinstance(data, AbstractStream) else None
         self.checkpointer = None if policy is None else Checkpointer(policy.directory, policy.keep)
         self.saved_step = None
 
@@ -92,6 +93,8 @@ class _Store:
                 "the same settings or choose a new checkpoint directory."
             )
         self.saved_step = record["step"]
+        if self.stream is not None:
+            self.stream.restore(latest, *self.checkpointer.load_stream(latest))
         return _Run(state, **{key: record[key] for key in _Run.RECORDED})
 
     def save(self, run: _Run, epoch_end: bool = False) -> None:
@@ -99,6 +102,8 @@ class _Store:
             return
         if epoch_end and (run.step // self.plan.steps_per_epoch) % self.policy.every:
             return
+        if self.stream is not None:
+            self.checkpointer.save_stream(run.step, *self.stream.state(run.step))
         self.checkpointer.save(
             run.step, run.state, {"settings": self.plan.settings, **run.record()}
         )
@@ -140,7 +145,7 @@ def _plan(data: AbstractDataset, epochs, batch_size, drop_last, max_steps, seed,
     return _Plan(steps_per_epoch, total, settings)
 
 
-def _epoch_record(run: _Run, plan: _Plan, schedule) -> dict:
+def _epoch_record(run: _Run, plan: _Plan, schedule, stream: AbstractStream | None) -> dict:
     record = {
         "epoch": run.step // plan.steps_per_epoch,
         "step": run.step,
@@ -149,6 +154,8 @@ def _epoch_record(run: _Run, plan: _Plan, schedule) -> dict:
     }
     if schedule is not None:
         record["learning_rate"] = float(schedule(run.step - 1))
+    if stream is not None:
+        record.update({f"stream.{k}": v for k, v in stream.metrics().items()})
     return record
 
 
@@ -219,7 +226,7 @@ class _Loop:
     def end_epoch(self, run: _Run) -> None:
         """Record the epoch `run` has just finished: evaluate, log, checkpoint when due."""
         last = run.step == self.plan.total_steps
-        record = _epoch_record(run, self.plan, self.schedule)
+        record = _epoch_record(run, self.plan, self.schedule, self.store.stream)
         if self.evaluation is not None and self.evaluation.due(record["epoch"], last):
             record.update(self.evaluation.run(_model(run.state, self.static), self.mesh))
         run.history.append(record)
@@ -368,7 +375,7 @@ def fit(
         optimizer = fno_adam(plan.steps_per_epoch)
         schedule = learning_rate_schedule(plan.steps_per_epoch)
     state, static = _initial_state(model, optimizer, seed)
-    store = _Store(checkpointing, plan)
+    store = _Store(checkpointing, plan, data)
     run = store.restore(_Run(state))
     log = _logger(logger, checkpointing)
     log.rewrite(run.history)
