@@ -25,6 +25,10 @@ pde = {}                   # physics-informed models (PIG, PINN): the problem, n
                            # {name = "helmholtz", a1 = 4.0} (jaxsciml.physics.PDES)
 collocation = {}           # their points: {interior = 4096, boundary = 0, initial = 0,
                            # resample_every = 1, reference = 50 (test grid points per axis)}
+online = {}                # train while the generate family's solvers run (jaxsciml.data.
+                           # OnlineDataset): {samples = 5000, policy = "reservoir", capacity =
+                           # 500, workers = 2, keep = false, ...}; path then holds the n_test
+                           # test samples only, and the stream draws its own (seed 1)
 
 [model]                    # any registered family (`jaxsciml models`) and its hyperparameters;
 name = "fno"               # the data fill in channels, grid and sensors
@@ -83,6 +87,7 @@ class DataConfig:
     generate: dict = dataclasses.field(default_factory=dict)  # datagen family making `path`
     pde: dict = dataclasses.field(default_factory=dict)  # physics-informed models: the problem
     collocation: dict = dataclasses.field(default_factory=dict)  # and their points
+    online: dict = dataclasses.field(default_factory=dict)  # stream the generate family
 
 
 def _default_model() -> dict:
@@ -230,6 +235,8 @@ def validate(config: Config) -> None:
     if config.data.generate:
         data_generator(config.data.generate)
     collocation_settings(config.data.collocation)
+    if config.data.online:
+        online_settings(config.data)
     if config.data.pde:
         physics_problem(config.data.pde)
     elif family.data == "collocation":
@@ -277,6 +284,36 @@ def collocation_settings(table: dict) -> dict:
                 f"[data] collocation {key} must be at least {COLLOCATION_LOWEST[key]}, got {value}"
             )
     return settings
+
+
+ONLINE = {  # [data] online: OnlineDataset's settings and their types (None: a number or unset)
+    "samples": int, "policy": str, "capacity": int, "watermark": int, "new_per_step": float,
+    "max_reuse": int, "epoch_size": int, "workers": int, "lookahead": int, "shard_size": int,
+    "keep": bool,
+}  # fmt: skip
+
+
+def online_settings(data: DataConfig) -> dict:
+    """`[data] online`, checked: the keyword arguments of `jaxsciml.data.OnlineDataset`."""
+    table = data.online
+    unknown = sorted(set(table) - set(ONLINE))
+    if unknown:
+        raise _unknown("key in [data] online", unknown[0], ONLINE)
+    if "samples" not in table:
+        raise ConfigError("[data] online needs samples = N, the solver budget of the stream")
+    if not data.generate:
+        raise ConfigError("[data] online streams the [data] generate family: set its table")
+    if data.stride != 1:
+        raise ConfigError("[data] online streams the generator's grid: leave [data] stride at 1")
+    for key, value in table.items():
+        _coerce("data.online", key, value, ONLINE[key]())
+    from jaxsciml.data.online import OnlineDataset
+
+    try:  # checks the settings; starts nothing
+        OnlineDataset(data_generator(data.generate), directory="unused", **table)
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"[data] online: {error}") from error
+    return dict(table)
 
 
 def physics_problem(table: dict):

@@ -24,10 +24,11 @@ from jaxsciml.config import (
     collocation_settings,
     data_generator,
     from_dict,
+    online_settings,
     parse_index,
     physics_problem,
 )
-from jaxsciml.data import Dataset, PointDataset
+from jaxsciml.data import Dataset, OnlineDataset, PointDataset
 from jaxsciml.losses import relative_h1, relative_l2
 from jaxsciml.operators import with_normalizers
 from jaxsciml.operators.dgno import DGNOLoss, unlabelled
@@ -54,6 +55,8 @@ LOSSES = {
 }
 
 GENERATE_SEED = 0  # the seed of datasets made from [data] generate (datagen.generate's default)
+ONLINE_SEED = 1  # the seed of the samples an online run streams (disjoint from the test set's)
+HEAD_SAMPLES = 256  # an online run's normalizers: statistics of the stream's first samples
 DGNO_RADIUS = 1e-4  # the support of DGNO's test functions in its paper's code
 
 
@@ -68,7 +71,7 @@ def ensure_data(config: Config, *, progress=None) -> None:
         return
     generator = data_generator(d.generate)
     if not _complete(config, d.path):
-        n = d.n_train + d.n_test
+        n = d.n_test if d.online else d.n_train + d.n_test
         datagen.generate(generator, n, d.path, seed=GENERATE_SEED, progress=progress is not False)
         return
     made, wanted = list_shards(d.path)[0].provenance, generator.provenance(GENERATE_SEED)
@@ -101,24 +104,52 @@ def load_splits(config: Config) -> tuple[Dataset, Dataset, dict[str, Dataset]]:
     dataset = load_data(config, config.data.path).subsample(config.data.stride)
     n_test = min(config.data.n_test, len(dataset) - config.data.n_train)
     train, test = dataset.split(config.data.n_train, max(n_test, 0))
-    extra = {name: load_data(config, path) for name, path in config.data.extra_eval.items()}
     if config.data.cache:
         train, test = train.cache(), test.cache()
-        extra = {name: data.cache() for name, data in extra.items()}
-    return train, test, extra
+    return train, test, extra_eval_sets(config)
 
 
-def training_data(config: Config, *, progress=None):
+def training_data(config: Config, *, progress=None, stream_dir=None):
     """`(train, evaluation sets)` in the form the configured family trains on: pairs of fields,
-    sensor values and query points, or collocation points of a PDE with its exact solution as
-    the test set. Makes the configured dataset first when it is missing (`[data] generate`)."""
+    sensor values and query points, collocation points of a PDE with its exact solution as
+    the test set, or samples streamed from running solvers (`[data] online`, kept in
+    `stream_dir`). Makes the configured dataset first when it is missing (`[data] generate`)."""
     if registry.family(config.model["name"]).data == "collocation":
         return collocation_data(config)
+    if config.data.online:
+        return online_data(config, stream_dir, progress=progress)
     ensure_data(config, progress=progress)
     train_set, test_set, extra = load_splits(config)
     evaluation = {"test": test_set, **extra} if len(test_set) else dict(extra)
     evaluation = {name: as_family_data(config, d, training=False) for name, d in evaluation.items()}
     return as_family_data(config, train_set, training=True), evaluation
+
+
+def online_data(config: Config, directory, *, progress=None):
+    """`[data] online`: an `OnlineDataset` of the `[data] generate` family (seed `ONLINE_SEED`,
+    its order, race and kept shards in `directory`), and the `n_test` samples at `[data] path`
+    (seed `GENERATE_SEED`) as the test set."""
+    family = registry.family(config.model["name"])
+    if family.data != "grid":
+        raise ConfigError(f"[data] online streams grid pairs; [model] {family.name} trains on "
+                          f"{family.data}")  # fmt: skip
+    d = config.data
+    ensure_data(config, progress=progress)
+    evaluation = dict(extra_eval_sets(config))
+    if d.path and d.n_test:
+        test = load_data(config, d.path)
+        evaluation = {"test": test.take(np.arange(min(d.n_test, len(test)))).cache(), **evaluation}
+    stream = OnlineDataset(
+        data_generator(d.generate), seed=ONLINE_SEED, directory=directory,
+        progress=progress is not False, **online_settings(d),
+    )  # fmt: skip
+    return stream, evaluation
+
+
+def extra_eval_sets(config: Config) -> dict[str, Dataset]:
+    """`[data] extra_eval`: name -> dataset, read into memory as `[data] cache` says."""
+    extra = {name: load_data(config, path) for name, path in config.data.extra_eval.items()}
+    return {name: data.cache() for name, data in extra.items()} if config.data.cache else extra
 
 
 def collocation_data(config: Config):
@@ -289,16 +320,31 @@ def train(
     (`jaxsciml.report`).
     """
     run_dir = Path(run_dir)
+    _check_run_dir(run_dir, config, resume)
+    train_data, eval_sets = training_data(config, progress=progress, stream_dir=run_dir / "stream")
+    try:
+        model, history = _train(config, run_dir, train_data, eval_sets, resume, progress, mesh)
+    finally:
+        if isinstance(train_data, OnlineDataset):
+            train_data.close()
+    save_model(run_dir / "model.jsm", model)
+    if report and jax.process_index() == 0:
+        write_run_report(run_dir, model, eval_sets, history)
+    return model, history
+
+
+def _train(config: Config, run_dir: Path, train_data, eval_sets, resume, progress, mesh):
     t = config.train
     saved = run_dir / "config.json"
-    _check_run_dir(run_dir, config, resume)
-    train_data, eval_sets = training_data(config, progress=progress)
-    model = build_model(config, train_data, key=jax.random.key(t.seed))
+    examples = train_data
+    if isinstance(train_data, OnlineDataset):  # shapes and normalizers from its first samples
+        examples = train_data.head(min(HEAD_SAMPLES, train_data.capacity))
+    model = build_model(config, examples, key=jax.random.key(t.seed))
     if not (resume and saved.exists()):  # a resumed run keeps the files it started with
         run_dir.mkdir(parents=True, exist_ok=True)
         config.save(saved)
         save_model(run_dir / "initial.jsm", model)
-    model, history = fit(
+    return fit(
         model,
         train_data,
         epochs=t.epochs,
@@ -316,10 +362,6 @@ def train(
         progress=progress,
         mesh=mesh,
     )
-    save_model(run_dir / "model.jsm", model)
-    if report and jax.process_index() == 0:
-        write_run_report(run_dir, model, eval_sets, history)
-    return model, history
 
 
 def run_loggers(config: Config, run_dir: Path) -> list:
@@ -412,7 +454,11 @@ def check(config: Config, *, progress=False, mesh=None) -> dict:
     devices = len(jax.devices() if mesh is None else mesh.devices.flat)
     batch = devices * max(1, 4 // devices)
     with tempfile.TemporaryDirectory() as tmp:
-        data = dataclasses.replace(config.data, n_train=2 * batch, n_test=batch, extra_eval={})
+        # an online run is checked on stored quick data: its stream settings were checked
+        # when the configuration was read
+        data = dataclasses.replace(
+            config.data, n_train=2 * batch, n_test=batch, extra_eval={}, online={}
+        )
         if config.data.pde:  # two steps of `batch` points; a coarse test grid
             few = {"interior": 2 * batch, "reference": 8}
             bounded = {

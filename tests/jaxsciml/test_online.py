@@ -213,3 +213,84 @@ def test_bad_settings_are_refused(counting, settings, message):
 def test_a_batch_larger_than_the_buffer_is_refused(counting):
     with pytest.raises(ValueError, match="buffer holds 10"):
         next(online(counting).batches(12, seed=0))
+
+
+ONLINE_CONFIG = """
+[data]
+path = "{path}"
+generate = {{ name = "darcy", resolution = 9, solver = "direct" }}
+n_test = 4
+
+[data.online]
+samples = 64
+policy = "reservoir"
+capacity = 8
+new_per_step = 2
+workers = 0
+shard_size = 4
+keep = true
+
+[model]
+name = "fno"
+modes = [3, 3]
+width = 4
+depth = 1
+
+[train]
+batch_size = 4
+epochs = 2
+checkpoint_every = 1
+"""
+
+
+def test_a_configured_online_run_resumes_bitwise_and_keeps_its_samples(
+    tmp_path, one_device, monkeypatch
+):
+    """Ctrl-C in the second epoch, as the buffer plans step 3: the run saves step 3 (the
+    stream's state with it) and a resumed run ends where an uninterrupted one does."""
+    from jaxsciml import config as jconfig, experiment
+    from jaxsciml.data.online import SampleBuffer
+
+    path = tmp_path / "run.toml"
+    path.write_text(ONLINE_CONFIG.format(path=tmp_path / "test-data"))
+    config = jconfig.load(path)
+    straight, history = experiment.train(config, tmp_path / "a", progress=False,
+                                         mesh=one_device, report=False)  # fmt: skip
+    plan = SampleBuffer.plan
+
+    def interrupted(self, step, *args):
+        if step == 3:
+            raise KeyboardInterrupt
+        return plan(self, step, *args)
+
+    monkeypatch.setattr(SampleBuffer, "plan", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        experiment.train(config, tmp_path / "b", progress=False, mesh=one_device, report=False)
+    monkeypatch.setattr(SampleBuffer, "plan", plan)
+    assert (tmp_path / "b" / "checkpoints" / "streams" / "3.part-0.npz").exists()
+    resumed, resumed_history = experiment.train(
+        config, tmp_path / "b", resume=True, progress=False, mesh=one_device, report=False
+    )
+    assert all(jax.tree.leaves(jax.tree.map(lambda a, b: bool(jnp.all(a == b)),
+                                            eqx.filter(straight, eqx.is_array),
+                                            eqx.filter(resumed, eqx.is_array))))  # fmt: skip
+    assert resumed_history[-1]["test.relative_l2"] == history[-1]["test.relative_l2"]
+    assert history[-1]["stream.generated"] == 8 + 2 * 3  # watermark, then 2 per step
+    kept = sorted((tmp_path / "a" / "stream").glob("shard-*.h5"))
+    assert len(kept) == 4  # the shards the stream made, as generate writes them
+
+
+def test_online_configuration_errors_name_the_fix(tmp_path):
+    from jaxsciml import config as jconfig
+
+    text = ONLINE_CONFIG.format(path=tmp_path)
+    cases = [
+        (("samples = 64\n", ""), "needs samples"),
+        (('"reservoir"', '"lifo"'), "policy must be one of"),
+        (("n_test = 4", "n_test = 4\nstride = 2"), "leave \\[data\\] stride at 1"),
+        (("workers = 0", "workers = 'two'"), "workers must be a int"),
+    ]
+    for (old, new), message in cases:
+        (tmp_path / "bad.toml").write_text(text.replace(old, new))
+        with pytest.raises(jconfig.ConfigError, match=message):
+            jconfig.load(tmp_path / "bad.toml")
