@@ -14,6 +14,7 @@ data-driven baseline of krylov.md §5.2). Single-threaded BLAS; the network runs
 
     python benchmarks/dcdm.py --quick      # 32² training, sizes 32² and 64², ~3 minutes
     python benchmarks/dcdm.py              # 64² training, sizes 64², 128², 256²
+    python benchmarks/dcdm.py --dim 3      # 16³ training, sizes 16³, 24³, 32³ (the paper's 3-D)
 """
 
 import argparse
@@ -37,10 +38,10 @@ from datagen.problems import make_problem
 FAMILIES = {"poisson": dict(name="poisson", contrast=0.0), "darcy": dict(name="darcy")}
 
 
-def system(family: str, size: int, index: int):
-    """`(A, b)` of sample `index` of `family` with `size`² unknowns."""
+def system(family: str, size: int, index: int, dim: int = 2):
+    """`(A, b)` of sample `index` of `family` with `size ** dim` unknowns."""
     options = dict(FAMILIES[family])
-    problem = make_problem(options.pop("name"), resolution=size + 2, **options)
+    problem = make_problem(options.pop("name"), resolution=size + 2, dim=dim, **options)
     assembled = problem.assemble(problem.sample(sample_rng(1, index)))
     return assembled.matrix.tocsr(), assembled.rhs
 
@@ -102,34 +103,41 @@ def main():
     parser.add_argument("--pod", type=int, default=16)
     parser.add_argument("--pod-snapshots", type=int, default=40)
     parser.add_argument("--families", nargs="*", default=list(FAMILIES))
+    parser.add_argument("--dim", type=int, default=2, choices=(2, 3))
     args = parser.parse_args()
-    train_size = args.train_size or (32 if args.quick else 64)
-    sizes = args.sizes or ([32, 64] if args.quick else [64, 128, 256])
-    steps = args.steps or (1500 if args.quick else 3000)
+    dim = args.dim
+    train_size = args.train_size or (16 if dim == 3 else 32 if args.quick else 64)
+    sizes = args.sizes or ([16, 24, 32] if dim == 3 else [32, 64] if args.quick else [64, 128, 256])
+    steps = args.steps or (1000 if dim == 3 else 1500 if args.quick else 3000)
+    power = "²" if dim == 2 else "³"
     print("command:", " ".join([os.path.basename(sys.executable), *sys.argv]))
     print("machine:", platform.processor() or platform.machine(), os.cpu_count(), "CPUs;",
           package_versions(["jax", "numpy", "scipy", "pyamg"]))  # fmt: skip
     for family in args.families:
-        reference, _ = system(family, train_size, 0)
+        reference, _ = system(family, train_size, 0, dim)
         start = time.perf_counter()
         network, losses = train_direction_network(
-            reference, (train_size, train_size), steps=steps, samples=4000, ritz=400
+            reference, (train_size,) * dim, steps=steps, samples=4000, ritz=400
         )
         print(
-            f"\n{family}: network trained at {train_size}² in {time.perf_counter() - start:.0f} s "
+            f"\n{family}: network trained at {train_size}{power} in "
+            f"{time.perf_counter() - start:.0f} s "
             f"({steps} steps, loss {losses[0]:.3g} -> {losses[-1]:.3g})"
         )
         print(f"{'size':>6s} {'method':>16s} {'it 1e-6':>8s} {'s 1e-6':>8s} {'it 1e-8':>8s} "
               f"{'s 1e-8':>8s}")  # fmt: skip
         for size in sizes:
-            matrix, rhs = system(family, size, 1)  # a sample the network never saw
+            matrix, rhs = system(family, size, 1, dim)  # a sample the network never saw
             snapshots = np.stack(
-                [spla.spsolve(*system(family, size, 100 + i)) for i in range(args.pod_snapshots)]
+                [
+                    spla.spsolve(*system(family, size, 100 + i, dim))
+                    for i in range(args.pod_snapshots)
+                ]
             )
             modes = np.linalg.svd(snapshots.T, full_matrices=False)[0][:, : args.pod]
             amg = pyamg.smoothed_aggregation_solver(matrix).aspreconditioner(cycle="V")
             jacobi = spla.LinearOperator(matrix.shape, lambda v, d=1 / matrix.diagonal(): d * v)
-            direction = network_direction(network, (size, size))
+            direction = network_direction(network, (size,) * dim)
             direction(rhs / np.linalg.norm(rhs))  # compile for this size before timing
             methods = {
                 "CG": lambda t: cg_run(matrix, rhs, t),
@@ -144,7 +152,8 @@ def main():
                     for tolerance in (1e-6, 1e-8):
                         iterations, seconds = run(tolerance)
                         cells += ["-" if iterations is None else str(iterations), f"{seconds:.3f}"]
-                    print(f"{size:>5d}² {name:>16s} " + " ".join(f"{c:>8s}" for c in cells))
+                    cells = " ".join(f"{c:>8s}" for c in cells)
+                    print(f"{size:>5d}{power} {name:>16s} {cells}")
             sys.stdout.flush()
 
 

@@ -1,10 +1,11 @@
-"""The network of DCDM (Kaneda et al., ICML 2023) for 2-D grids, its training set and its
-training: JAX and equinox, imported only by the `dcdm` backend and by training scripts.
+"""The network of DCDM (Kaneda et al., ICML 2023) for 2-D and 3-D grids, its training set and
+its training: JAX and equinox, imported only by the `dcdm` backend and by training scripts.
 
-- `DirectionNetwork`: the paper's convolutional network in two dimensions: a linear 3×3
-  convolution, residual ReLU convolutions at the full resolution and after one 2× average
-  pooling, an upsampling that adds the full-resolution features back, residual convolutions,
-  and a pointwise linear output. Convolutional, so one network serves every grid size.
+- `DirectionNetwork`: the paper's convolutional network (the paper's is 3-D; `dimensions`
+  chooses): a linear 3-point-wide convolution, residual ReLU convolutions at the full
+  resolution and after one 2× average pooling, an upsampling that adds the full-resolution
+  features back, residual convolutions, and a pointwise linear output. Convolutional, so one
+  network serves every grid size.
 - `ritz_training_set`: the paper's data: Ritz vectors of a reference matrix (Lanczos from
   `A · noise`), combined with normal weights, nine times larger on the half of the spectrum
   with the smallest Ritz values (and `theta` more), each normalized.
@@ -28,28 +29,31 @@ from jaxtyping import Array, Float
 
 
 class DirectionNetwork(eqx.Module):
-    """`(h, w) -> (h, w)`: an approximate `A⁻¹ r` up to a constant, for `r` on an `h × w`
-    grid of unknowns (row-major, as the 5-point matrices of `datagen` number them)."""
+    """`(*grid) -> (*grid)`: an approximate `A⁻¹ r` up to a constant, for `r` on a grid of
+    unknowns of `dimensions` axes (row-major, as the matrices of `datagen` number them)."""
 
-    lift: eqx.nn.Conv2d
+    lift: eqx.nn.Conv
     fine: list
     coarse: list
     up: list
-    out: eqx.nn.Conv2d
+    out: eqx.nn.Conv
     features: int = eqx.field(static=True)
+    dimensions: int = eqx.field(static=True)
 
-    def __init__(self, features: int = 16, *, key):
+    def __init__(self, features: int = 16, dimensions: int = 2, *, key):
+        if dimensions not in (2, 3):
+            raise ValueError(f"dimensions must be 2 or 3, got {dimensions}")
         keys = iter(jax.random.split(key, 16))
 
-        def conv():
-            return eqx.nn.Conv2d(features, features, 3, padding=1, key=next(keys))
+        def conv(into=features, out=features, width=3):
+            return eqx.nn.Conv(dimensions, into, out, width, padding=width // 2, key=next(keys))
 
-        self.features = features
-        self.lift = eqx.nn.Conv2d(1, features, 3, padding=1, key=next(keys))
+        self.features, self.dimensions = features, dimensions
+        self.lift = conv(into=1)
         self.fine = [conv() for _ in range(4)]
         self.coarse = [conv() for _ in range(6)]
         self.up = [conv() for _ in range(4)]
-        self.out = eqx.nn.Conv2d(features, 1, 1, key=next(keys))
+        self.out = conv(out=1, width=1)
 
     @staticmethod
     def _residual_pairs(layers, x):
@@ -57,17 +61,24 @@ class DirectionNetwork(eqx.Module):
             x = jax.nn.relu(second(jax.nn.relu(first(x)))) + x
         return x
 
-    def __call__(self, r: Float[Array, "h w"]) -> Float[Array, "h w"]:
-        h, w = r.shape
+    def _pool(self, x: Array) -> Array:
+        """2× average pooling on every grid axis (an odd axis padded by its last value)."""
+        x = jnp.pad(x, [(0, 0)] + [(0, n % 2) for n in x.shape[1:]], mode="edge")
+        pairs = [m for n in x.shape[1:] for m in (n // 2, 2)]
+        return x.reshape(self.features, *pairs).mean(axis=tuple(range(2, 2 * x.ndim - 1, 2)))
+
+    def __call__(self, r: Float[Array, " *grid"]) -> Float[Array, " *grid"]:
+        if r.ndim != self.dimensions:
+            raise ValueError(f"this network takes {self.dimensions}-D grids, got {r.shape}")
         x = self.lift(r[None])
         a = jax.nn.relu(self.fine[0](x))
         b = jax.nn.relu(self.fine[1](a))
         a = jax.nn.relu(self.fine[2](b)) + a
         b = jax.nn.relu(self.fine[3](a))  # the full-resolution features
-        padded = jnp.pad(b, ((0, 0), (0, h % 2), (0, w % 2)), mode="edge")
-        c = padded.reshape(self.features, -1, 2, padded.shape[2] // 2, 2).mean(axis=(2, 4))
-        c = self._residual_pairs(self.coarse, c)
-        u = jnp.repeat(jnp.repeat(c, 2, axis=1), 2, axis=2)[:, :h, :w] + b
+        c = self._residual_pairs(self.coarse, self._pool(b))
+        for axis in range(1, c.ndim):
+            c = jnp.repeat(c, 2, axis=axis)
+        u = c[(slice(None), *(slice(n) for n in r.shape))] + b
         u = self._residual_pairs(self.up, u)
         return self.out(u)[0]
 
@@ -127,7 +138,7 @@ def dcdm_loss(network: DirectionNetwork, matrix, rhs: jax.Array, shape) -> jax.A
 
 def train_direction_network(
     matrix: sp.spmatrix,
-    shape: tuple[int, int],
+    shape: tuple[int, ...],
     *,
     samples: int = 2000,
     ritz: int = 300,
@@ -138,11 +149,11 @@ def train_direction_network(
     seed: int = 0,
     log=None,
 ) -> tuple[DirectionNetwork, list[float]]:
-    """Train a `DirectionNetwork` on the Ritz training set of the SPD `matrix` (unknowns on an
-    `shape` grid) with Adam: the network and the loss every 100 steps."""
+    """Train a `DirectionNetwork` on the Ritz training set of the SPD `matrix` (unknowns on a
+    grid of `shape`, 2-D or 3-D) with Adam: the network and the loss every 100 steps."""
     data = jnp.asarray(ritz_training_set(matrix, samples, ritz=ritz, seed=seed), jnp.float32)
     operator = jsparse.BCOO.from_scipy_sparse(sp.csr_matrix(matrix, dtype=np.float32))
-    network = DirectionNetwork(features, key=jax.random.key(seed))
+    network = DirectionNetwork(features, len(shape), key=jax.random.key(seed))
     optimizer = optax.adam(learning_rate)
     state = optimizer.init(eqx.filter(network, eqx.is_inexact_array))
 
@@ -164,18 +175,19 @@ def train_direction_network(
 
 
 def save_network(path: str | os.PathLike, network: DirectionNetwork) -> Path:
-    """The network's arrays and width in one NPZ file (no pickled code)."""
+    """The network's arrays, width and dimensions in one NPZ file (no pickled code)."""
     leaves = jax.tree.leaves(eqx.filter(network, eqx.is_array))
     arrays = {f"leaf_{i}": np.asarray(leaf) for i, leaf in enumerate(leaves)}
     path = Path(path)
     with open(path, "wb") as f:
-        np.savez(f, features=network.features, **arrays)
+        np.savez(f, features=network.features, dimensions=network.dimensions, **arrays)
     return path
 
 
 def load_network(path: str | os.PathLike) -> DirectionNetwork:
     with np.load(path, allow_pickle=False) as content:
-        skeleton = DirectionNetwork(int(content["features"]), key=jax.random.key(0))
+        dimensions = int(content["dimensions"]) if "dimensions" in content.files else 2
+        skeleton = DirectionNetwork(int(content["features"]), dimensions, key=jax.random.key(0))
         arrays, static = eqx.partition(skeleton, eqx.is_array)
         leaves, treedef = jax.tree.flatten(arrays)
         stored = [jnp.asarray(content[f"leaf_{i}"]) for i in range(len(leaves))]
@@ -188,7 +200,7 @@ def load_network_once(path: str) -> DirectionNetwork:
     return load_network(path)
 
 
-def network_direction(network: DirectionNetwork, shape: tuple[int, int]):
+def network_direction(network: DirectionNetwork, shape: tuple[int, ...]):
     """`r ↦ q` on NumPy vectors `(n,)` for `datagen.krylov.dcdm`, jitted once per shape."""
     forward = eqx.filter_jit(lambda r: network(r.reshape(shape)).reshape(-1))
 

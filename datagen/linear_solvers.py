@@ -21,7 +21,6 @@ adds `auto`, which races these on the problem at hand.
 """
 
 import dataclasses
-import math
 import time
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -384,8 +383,9 @@ class AMGCGSolver(_ScipyKrylov):
 class DCDMSolver(LinearSolver):
     """The deep conjugate direction method (`datagen.krylov.dcdm`) with a trained network
     (`network`: its file, from `datagen.dcdm_network.save_network`) giving the directions.
-    For symmetric positive definite matrices whose unknowns lie on a square grid, numbered
-    row by row (the 2-D families of `datagen`). Loads JAX when it prepares."""
+    For symmetric positive definite matrices whose unknowns lie on a square (or, for a 3-D
+    network, cubic) grid, numbered row by row (the families of `datagen`). Loads JAX when it
+    prepares."""
 
     network: str = ""
     name: ClassVar[str] = "dcdm"
@@ -403,11 +403,15 @@ class DCDMSolver(LinearSolver):
     def _prepare(self, matrix):
         from datagen.dcdm_network import load_network_once, network_direction
 
-        n = matrix.shape[0]
-        side = math.isqrt(n)
-        if side * side != n:
-            raise ValueError(f"dcdm needs the unknowns on a square grid; {n} is not a square")
-        return network_direction(load_network_once(self.network), (side, side))
+        network = load_network_once(self.network)
+        n, dimensions = matrix.shape[0], network.dimensions
+        side = round(n ** (1 / dimensions))
+        if side**dimensions != n:
+            raise ValueError(
+                f"this dcdm network takes {dimensions}-D grids of equal sides; {n} unknowns "
+                f"are no such grid"
+            )
+        return network_direction(network, (side,) * dimensions)
 
     def _solve(self, state, rhs, x, target):
         counted = _Counted(state.matrix)
