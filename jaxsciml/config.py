@@ -48,7 +48,8 @@ eval_every = 1
 checkpoint_every = 10
 keep = 3
 loss = ""                  # "" = the family's paper loss; relative_l2, mse, frequency_relative_l2,
-                           # physics (weights: loss_options = {residual_weight = 1e-4})
+                           # physics (weights: loss_options = {residual_weight = 1e-4}), sobolev
+                           # (periodic fields, loss_options = {s = -1.0}: Spectral-Refiner's)
 optimizer = ""             # "" = the family's recipe; fno_adam (Adam, L2 weight decay, step
                            # decay), adam, adamw, adam_step_decay (no weight decay),
                            # adamw_step_decay (decoupled weight decay, step decay)
@@ -128,7 +129,7 @@ class Config:
 
 SECTIONS = {"data": DataConfig, "model": dict, "train": TrainConfig}
 NORMALIZERS = ("pointwise", "channel", "none")
-LOSSES = ("", "relative_l2", "mse", "frequency_relative_l2", "physics")
+LOSSES = ("", "relative_l2", "mse", "frequency_relative_l2", "physics", "sobolev")
 LOGGERS = ("tensorboard", "wandb")
 OPTIMIZERS = ("", "fno_adam", "adam", "adamw", "adam_step_decay", "adamw_step_decay")
 

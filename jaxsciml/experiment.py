@@ -240,6 +240,8 @@ def loss_for(config: Config, model):
         if name == "dgno":
             weak_form = WeakForm(model.domain, options.pop("radius", DGNO_RADIUS))
             return DGNOLoss(weak_form, **options)
+        if name == "sobolev":
+            return losses.SobolevLoss(**options)
     except (TypeError, ValueError) as error:
         raise ConfigError(f"[train] loss_options: {error}") from error
     if options:

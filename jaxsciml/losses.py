@@ -1,11 +1,13 @@
 """Losses and error measures, in one place.
 
-- **Norms** (`relative_l2`, `relative_h1`, `mse`): compare one sample, shaped
+- **Norms** (`relative_l2`, `relative_h1`, `mse`, `relative_sobolev`; `sobolev_norm` of
+  periodic fields, negative orders included): compare one sample, shaped
   `(channels, *spatial)`, and return a scalar; `jax.vmap` them over a batch.
 - **Metrics** (`Mean`, `PooledRelativeL2`, `MaxAbsError`): how `jaxsciml.evaluate` turns
   per-sample statistics into one number over a whole dataset.
 - **Training losses**: every one has the signature `loss(model, batch, key) -> scalar`.
-  `relative_l2_loss` (the default of `fit`) and `mse_loss` work for every labelled batch; the
+  `relative_l2_loss` (the default of `fit`), `mse_loss` and `SobolevLoss` (periodic fields)
+  work for every labelled batch; the
   model-specific ones live beside their models and are reachable here too:
   `frequency_relative_l2` (T1), `loss_at_times` (OperatorODE), `PhysicsLoss` (PIG, PINN) and
   `DGNOLoss` (DGNO).
@@ -77,6 +79,70 @@ def relative_h1(
     if min(target.shape[1:]) < 3:
         raise ValueError(f"relative_h1 needs at least 3 points per axis; got shape {target.shape}")
     return jnp.sqrt(_h1_norm_squared(prediction - target) / _h1_norm_squared(target))
+
+
+def sobolev_norm(
+    u: Float[Array, " c *spatial"],
+    s: float,
+    *,
+    lengths: float | tuple[float, ...] = 1.0,
+    homogeneous: bool = False,
+) -> Float[Array, ""]:
+    """`‖u‖_{H^s}` of a periodic field, exactly through Parseval: `u` holds samples at the
+    points `j L / N` (`j = 0 … N−1`) of the period `[0, L)` on every axis (`lengths`: `L`, one
+    number or one per axis), and
+
+        ‖u‖²_{H^s} = L₁⋯L_d Σ_k (1 + |ξ_k|²)^s |û_k|²,   ξ_k = 2π (k₁/L₁, …, k_d/L_d),
+
+    with `û_k` the Fourier coefficients of the trigonometric interpolant (summed over the
+    channels). `s = 0` is the L2 norm, `s < 0` a negative Sobolev norm (Spectral-Refiner's loss
+    takes `s = −1`), which weighs the low frequencies of an error. `homogeneous=True` takes
+    `|ξ_k|^{2s}` instead and leaves out the mean (`k = 0`), the seminorm of mean-free fields.
+    """
+    spatial = u.shape[1:]
+    lengths = (lengths,) * len(spatial) if isinstance(lengths, int | float) else tuple(lengths)
+    if len(lengths) != len(spatial):
+        raise ValueError(f"{len(lengths)} lengths for a field on {len(spatial)} axes")
+    axes = tuple(range(1, u.ndim))
+    coefficients = jnp.fft.fftn(u, axes=axes) / np.prod(spatial)
+    frequencies = [
+        2 * np.pi * np.fft.fftfreq(n, d=length / n) for n, length in zip(spatial, lengths)
+    ]
+    squared = sum(
+        jnp.reshape(f**2, [-1 if a == i else 1 for a in range(len(spatial))])
+        for i, f in enumerate(frequencies)
+    )
+    if homogeneous:
+        weights = jnp.where(squared > 0, squared, 1.0) ** s
+        weights = jnp.where(squared > 0, weights, 0.0)
+    else:
+        weights = (1.0 + squared) ** s
+    total = jnp.sum(weights * jnp.abs(coefficients) ** 2)
+    return jnp.sqrt(np.prod(lengths) * total)
+
+
+def relative_sobolev(
+    prediction: Float[Array, " c *spatial"],
+    target: Float[Array, " c *spatial"],
+    s: float = -1.0,
+    **options,
+) -> Float[Array, ""]:
+    """`‖prediction − target‖_{H^s} / ‖target‖_{H^s}` on a periodic grid (`sobolev_norm`)."""
+    return sobolev_norm(prediction - target, s, **options) / sobolev_norm(target, s, **options)
+
+
+class SobolevLoss(eqx.Module):
+    """A training loss: the batch mean of `relative_sobolev(prediction, target, s)`, for
+    periodic fields (default `s = −1`: the negative Sobolev norm of Spectral-Refiner).
+    `SobolevLoss(s=0.0)` is the relative L2 loss computed in Fourier space."""
+
+    s: float = -1.0
+    homogeneous: bool = False
+
+    def __call__(self, model, batch, key) -> Float[Array, ""]:
+        del key
+        measure = lambda p, t: relative_sobolev(p, t, self.s, homogeneous=self.homogeneous)  # noqa: E731
+        return batch_mean(measure, batch.predict(model), batch.target)
 
 
 def mse(
