@@ -86,18 +86,21 @@ def sobolev_norm(
     s: float,
     *,
     lengths: float | tuple[float, ...] = 1.0,
+    shift: float = 1.0,
     homogeneous: bool = False,
 ) -> Float[Array, ""]:
     """`‖u‖_{H^s}` of a periodic field, exactly through Parseval: `u` holds samples at the
     points `j L / N` (`j = 0 … N−1`) of the period `[0, L)` on every axis (`lengths`: `L`, one
     number or one per axis), and
 
-        ‖u‖²_{H^s} = L₁⋯L_d Σ_k (1 + |ξ_k|²)^s |û_k|²,   ξ_k = 2π (k₁/L₁, …, k_d/L_d),
+        ‖u‖²_{H^s} = L₁⋯L_d Σ_k (shift + |ξ_k|²)^s |û_k|²,   ξ_k = 2π (k₁/L₁, …, k_d/L_d),
 
-    with `û_k` the Fourier coefficients of the trigonometric interpolant (summed over the
-    channels). `s = 0` is the L2 norm, `s < 0` a negative Sobolev norm (Spectral-Refiner's loss
-    takes `s = −1`), which weighs the low frequencies of an error. `homogeneous=True` takes
-    `|ξ_k|^{2s}` instead and leaves out the mean (`k = 0`), the seminorm of mean-free fields.
+    the norm of `(shift − Δ)^{s/2} u`, with `û_k` the Fourier coefficients of the trigonometric
+    interpolant, summed over the channels (frames stacked as channels give the Bochner norm
+    `L²(0, T; H^s)` of a trajectory). `s = 0` is the L2 norm; `s < 0` a negative Sobolev norm,
+    which weighs the low frequencies of an error: Spectral-Refiner's loss is `s = −1` (its code
+    takes `shift = 0.1`). `homogeneous=True` takes `|ξ_k|^{2s}` and leaves out the mean
+    (`k = 0`): the seminorm of mean-free fields.
     """
     spatial = u.shape[1:]
     lengths = (lengths,) * len(spatial) if isinstance(lengths, int | float) else tuple(lengths)
@@ -116,7 +119,7 @@ def sobolev_norm(
         weights = jnp.where(squared > 0, squared, 1.0) ** s
         weights = jnp.where(squared > 0, weights, 0.0)
     else:
-        weights = (1.0 + squared) ** s
+        weights = (shift + squared) ** s
     total = jnp.sum(weights * jnp.abs(coefficients) ** 2)
     return jnp.sqrt(np.prod(lengths) * total)
 
@@ -133,15 +136,17 @@ def relative_sobolev(
 
 class SobolevLoss(eqx.Module):
     """A training loss: the batch mean of `relative_sobolev(prediction, target, s)`, for
-    periodic fields (default `s = −1`: the negative Sobolev norm of Spectral-Refiner).
-    `SobolevLoss(s=0.0)` is the relative L2 loss computed in Fourier space."""
+    periodic fields on the unit period (default `s = −1`: the negative Sobolev norm of
+    Spectral-Refiner). `SobolevLoss(s=0.0)` is the relative L2 loss computed in Fourier space."""
 
     s: float = -1.0
+    shift: float = 1.0
     homogeneous: bool = False
 
     def __call__(self, model, batch, key) -> Float[Array, ""]:
         del key
-        measure = lambda p, t: relative_sobolev(p, t, self.s, homogeneous=self.homogeneous)  # noqa: E731
+        options = dict(shift=self.shift, homogeneous=self.homogeneous)
+        measure = lambda p, t: relative_sobolev(p, t, self.s, **options)  # noqa: E731
         return batch_mean(measure, batch.predict(model), batch.target)
 
 

@@ -33,6 +33,11 @@ def test_two_dimensional_modes_add_by_parseval_and_scale_with_the_period():
     s = -1.0
     expected = area * (0.5 * weight((2, 1)) ** s + 4.5 * weight((0, 5)) ** s + 0.25)
     np.testing.assert_allclose(sobolev_norm(u, s, lengths=length) ** 2, expected, rtol=1e-5)
+    # Spectral-Refiner's code shifts the Laplacian by 0.1: (0.1 − Δ)^(s/2)
+    shifted = area * (0.5 * (weight((2, 1)) - 0.9) ** s + 4.5 * (weight((0, 5)) - 0.9) ** s
+                      + 0.25 * 0.1**s)  # fmt: skip
+    np.testing.assert_allclose(sobolev_norm(u, s, lengths=length, shift=0.1) ** 2, shifted,
+                               rtol=1e-5)  # fmt: skip
     # the seminorm leaves out the mean and weighs |ξ|^(2s)
     semi = area * (0.5 * (weight((2, 1)) - 1) ** s + 4.5 * (weight((0, 5)) - 1) ** s)
     np.testing.assert_allclose(
