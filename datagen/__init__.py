@@ -7,6 +7,7 @@ options. Stands alone: it imports neither `jaxsciml` nor `solvers`.
 
 from datagen import fields as fields, format as format, krylov as krylov, problems as problems
 from datagen.auto import Auto as Auto, make_solver as make_solver
+from datagen.burgers import Burgers as Burgers
 from datagen.deeponet_data import (
     Antiderivative as Antiderivative,
     DiffusionReaction as DiffusionReaction,

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from datagen.burgers import Burgers
 from datagen.deeponet_data import Antiderivative, DiffusionReaction
 from datagen.generator import Generator
 from datagen.linear import LinearGenerator
@@ -84,7 +85,7 @@ def _generator(cls: type[Generator]) -> Family:
 
 for _problem in PROBLEMS.values():
     register(_linear(_problem))
-for _cls in (NavierStokes, Antiderivative, DiffusionReaction):
+for _cls in (NavierStokes, Burgers, Antiderivative, DiffusionReaction):
     register(_generator(_cls))
 
 
@@ -131,7 +132,7 @@ def generate(
     **Arguments:**
 
     - `family_or_generator`: a registered name (`datagen.FAMILIES`: `"darcy"`, `"helmholtz"`,
-      `"navier_stokes"`, `"antiderivative"`, ...) configured by `options` (e.g.
+      `"navier_stokes"`, `"burgers"`, `"antiderivative"`, ...) configured by `options` (e.g.
       `resolution=65, solver="direct"`; `jaxsciml datagen --help` lists each family's), or a
       `Generator` object, or a linear problem object (solved with `options` of
       `LinearGenerator`).
