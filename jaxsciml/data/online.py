@@ -326,6 +326,7 @@ class OnlineDataset(AbstractStream):
         self._peeked = []
         self._buffer: SampleBuffer | None = None
         self._pending: _Pending | None = None
+        self._settings_used: dict | None = None  # fixed by the first `batches` call
         self._step = 0
         self._finalizer = weakref.finalize(self, _close, [], self.directory, self._own_directory)
 
