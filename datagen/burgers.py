@@ -128,16 +128,15 @@ class Burgers(Generator):
             self, points=points, resolution=min(self.resolution, points), steps=20
         )
 
-    def _sample(self, seed: int, index: int) -> np.ndarray:
-        """Sample `index`'s initial condition at the `points` solver points."""
-        draw = periodic_field_sampler(
+    def _sampler(self) -> Callable[[np.random.Generator], np.ndarray]:
+        """Draws of the initial condition at the `points` solver points."""
+        return periodic_field_sampler(
             self.points, variance=self.variance, shift=self.shift, power=self.power
         )
-        return draw(sample_rng(seed, index))
 
     @functools.cache
     def provenance(self, seed: int) -> Provenance:
-        u0 = self._sample(seed, 0)
+        u0 = self._sampler()(sample_rng(seed, 0))
         settings = dict(viscosity=self.viscosity, time=self.time)
         error = solve_burgers(u0, steps=self.steps, **settings) - solve_burgers(
             u0, steps=2 * self.steps, **settings
@@ -151,7 +150,8 @@ class Burgers(Generator):
     def make_shard(
         self, seed: int, indices: Sequence[int], progress: Progress | None = None
     ) -> ShardContent:
-        u0 = np.stack([self._sample(seed, i) for i in indices])
+        draw = self._sampler()
+        u0 = np.stack([draw(sample_rng(seed, i)) for i in indices])
         u = solve_burgers(u0, viscosity=self.viscosity, time=self.time, steps=self.steps)
         if progress:
             progress(len(indices), 0)

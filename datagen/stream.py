@@ -61,14 +61,13 @@ class StreamSample(NamedTuple):
 @dataclasses.dataclass
 class StreamStatistics:
     """What a stream has done since it started: `samples` handed out, `failed` solves left
-    out, `shards_made` by the workers and `shards_read` back from disk, the solvers' own
-    `solve_seconds`, and `waited_seconds`, the consumer's time spent waiting for a shard."""
+    out, `shards_made` by the workers and `shards_read` back from disk, and `waited_seconds`,
+    the consumer's time spent waiting for a shard."""
 
     samples: int = 0
     failed: int = 0
     shards_made: int = 0
     shards_read: int = 0
-    solve_seconds: float = 0.0
     waited_seconds: float = 0.0
 
 
@@ -155,14 +154,9 @@ class ShardStream:
             remove_abandoned_temporaries(self.directory)
         order = generator.order(n, seed, self.directory, progress)
         self.tasks = shard_tasks(generator, n, self.directory, seed, order, size, part)
-        self.generator, self.race = generator.prepared(n, seed, order, self.directory)
+        self.generator, _ = generator.prepared(n, seed, order, self.directory)
         self.statistics = StreamStatistics()
         self._pool = None
-
-    @property
-    def backend(self) -> str:
-        """The solver that makes the samples (for `auto`: the race's winner)."""
-        return self.race[0].name if self.race else self.generator.provenance(self.seed).solver
 
     def samples(self, start: StreamPosition = StreamPosition()) -> Iterator[StreamSample]:
         """Every stored sample from `start` on, in order (see `StreamSample`)."""
@@ -247,7 +241,6 @@ class ShardStream:
             s.shards_read += 1
         else:
             s.shards_made += 1
-            s.solve_seconds += float(np.sum(content.statistics.get("seconds", 0.0)))
 
     def close(self) -> None:
         """Stop the workers (shards being made are abandoned) and release the directory."""

@@ -357,25 +357,23 @@ class OnlineDataset(AbstractStream):
             self._samples.close()
         self._samples, self._peeked = self._open().samples(StreamPosition(*position)), []
 
-    def _take(self):
-        """The stream's next `StreamSample`, or `None` when it is spent."""
+    def _made(self):
+        """The next sample the stream makes (starting it at the beginning if it has not
+        started), or `None` when it is spent."""
         if self._samples is None:
             self._restart((0, 0))
-        if self._peeked:
-            return self._peeked.pop(0)
         return next(self._samples, None)
+
+    def _take(self):
+        """The stream's next `StreamSample` (those `head` made first), or `None` when spent."""
+        return self._peeked.pop(0) if self._peeked else self._made()
 
     def head(self, n: int) -> Dataset:
         """The stream's first `n` samples (made now, then taken into the buffer as usual), as a
         `Dataset`: its shapes and grid, and statistics for normalizers."""
         if self._buffer is not None or self._step:
             raise RuntimeError("head() comes before training starts")
-        while len(self._peeked) < n:
-            if self._samples is None:
-                self._restart((0, 0))
-            sample = next(self._samples, None)
-            if sample is None:
-                break
+        while len(self._peeked) < n and (sample := self._made()) is not None:
             self._peeked.append(sample)
         pairs = self._peeked[:n]
         if not pairs:
