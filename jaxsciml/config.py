@@ -52,7 +52,8 @@ loss = ""                  # "" = the family's paper loss; relative_l2, mse, fre
                            # (periodic fields, loss_options = {s = -1.0}: Spectral-Refiner's)
 optimizer = ""             # "" = the family's recipe; fno_adam (Adam, L2 weight decay, step
                            # decay), adam, adamw, adam_step_decay (no weight decay),
-                           # adamw_step_decay (decoupled weight decay, step decay)
+                           # adamw_step_decay (decoupled weight decay, step decay),
+                           # adam_one_cycle (one cosine cycle peaking at learning_rate)
 loggers = []               # besides RUN/metrics.jsonl: "tensorboard" (RUN/tensorboard), "wandb"
 wandb = {}                 # wandb.init options: {project = "darcy", mode = "offline"}
 ```
@@ -131,7 +132,15 @@ SECTIONS = {"data": DataConfig, "model": dict, "train": TrainConfig}
 NORMALIZERS = ("pointwise", "channel", "none")
 LOSSES = ("", "relative_l2", "mse", "frequency_relative_l2", "physics", "sobolev")
 LOGGERS = ("tensorboard", "wandb")
-OPTIMIZERS = ("", "fno_adam", "adam", "adamw", "adam_step_decay", "adamw_step_decay")
+OPTIMIZERS = (
+    "",
+    "fno_adam",
+    "adam",
+    "adamw",
+    "adam_step_decay",
+    "adamw_step_decay",
+    "adam_one_cycle",
+)
 
 
 TINY = 5e-324  # the smallest positive float: "> 0" as a closed bound

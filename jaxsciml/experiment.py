@@ -262,6 +262,10 @@ def optimizer_for(config: Config, steps_per_epoch: int) -> optax.GradientTransfo
         return optax.adamw(t.learning_rate, weight_decay=t.weight_decay)
     if name == "adam_step_decay":
         return optax.adam(step_decay)
+    if name == "adam_one_cycle":  # PyTorch's OneCycleLR as Spectral-Refiner's code sets it
+        total = max(2, t.epochs * steps_per_epoch)
+        return optax.adam(optax.cosine_onecycle_schedule(
+            total, t.learning_rate, div_factor=1e3, final_div_factor=1e4))  # fmt: skip
     if name == "adamw_step_decay":  # decoupled weight decay, scaled by the learning rate
         return optax.adamw(step_decay, weight_decay=t.weight_decay)
     return fno_adam(

@@ -167,6 +167,17 @@ register(
 )
 register(
     Family(
+        "sfno",
+        operators.SFNO,
+        "spatiotemporal FNO, frames to frames (Cao et al., Spectral-Refiner, ICLR 2025)",
+        "grid",
+        ("out_channels",),
+        "relative_l2",
+        "adam_one_cycle",  # the paper's train.py: Adam, OneCycleLR(div 1e3, final div 1e4)
+    )
+)
+register(
+    Family(
         "mgno",
         operators.MgNO,
         "multigrid neural operator (He, Liu, Xu; ICLR 2024)",

@@ -18,4 +18,9 @@ from jaxsciml.operators.operator_ode import (
     loss_at_times as loss_at_times,
 )
 from jaxsciml.operators.pig import PIG as PIG, PINN as PINN, GaussianFeatures as GaussianFeatures
+from jaxsciml.operators.sfno import (
+    SFNO as SFNO,
+    SpaceTimeSpectralConv as SpaceTimeSpectralConv,
+    output_layer_filter as output_layer_filter,
+)
 from jaxsciml.operators.t1 import T1 as T1, frequency_relative_l2 as frequency_relative_l2

@@ -185,9 +185,7 @@ def vorticity_error_estimator(
     """Spectral-Refiner's estimator: `‖r‖_{L²(0, T; H⁻¹)}` of the trajectory `w` (frames
     `frame_interval` apart, `T` their span), the residual's dual norm integrated by the
     trapezoidal rule over the frames (see the module docstring for the bound it gives)."""
-    norms = residual_dual_norms(
-        w, frame_interval, viscosity, forcing, shift=shift, order=order
-    )
+    norms = residual_dual_norms(w, frame_interval, viscosity, forcing, shift=shift, order=order)
     weights = jnp.asarray(trapezoid_weights(w.shape[0], frame_interval), w.dtype)
     return jnp.sqrt(jnp.sum(weights * norms**2))
 
@@ -210,12 +208,16 @@ def gronwall_error_bound(
     n = w.shape[-1]
     xi_x, xi_y = (jnp.asarray(k, w.dtype) for k in _angular_wavenumbers(n))
     hat = _coefficients(w)
-    gradient = jnp.sqrt(
-        jnp.fft.irfft2(1j * xi_x * hat, s=(n, n)) ** 2
-        + jnp.fft.irfft2(1j * xi_y * hat, s=(n, n)) ** 2
-    ) * n**2
+    gradient = (
+        jnp.sqrt(
+            jnp.fft.irfft2(1j * xi_x * hat, s=(n, n)) ** 2
+            + jnp.fft.irfft2(1j * xi_y * hat, s=(n, n)) ** 2
+        )
+        * n**2
+    )
     lipschitz = jnp.max(gradient, axis=(-2, -1)) / (2 * math.pi)
-    growth = jnp.sum(jnp.asarray(trapezoid_weights(w.shape[0], frame_interval), w.dtype) * lipschitz)
+    weights = jnp.asarray(trapezoid_weights(w.shape[0], frame_interval), w.dtype)
+    growth = jnp.sum(weights * lipschitz)
     return jnp.exp(growth) * jnp.sqrt(initial_error**2 + eta**2 / viscosity)
 
 

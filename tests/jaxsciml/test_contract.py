@@ -38,6 +38,7 @@ CASES = {
     "tfno": {"modes": [3, 3], "width": 4, "depth": 2, "rank": 0.5},
     "t1": {"modes": [3, 3], "width": 4, "depth": 1},
     "mgno": {"width": 4, "depth": 1, "levels": 2},
+    "sfno": {"modes": [2, 2], "modes_t": 2, "width": 4, "depth": 2, "latent_steps": 3},
     "deeponet": {"branch_widths": [8], "trunk_widths": [8]},
     "multionet": {"branch_widths": [8, 8], "trunk_widths": [8, 8], "num_outputs": 2},
     "pig": {"num_gaussians": 6, "scale": 0.2, "channels": 2, "hidden": [4]},
@@ -47,7 +48,7 @@ CASES = {
 }
 # The families whose papers claim one operator at every grid (zero-shot super-resolution); MgNO
 # runs at other grids but is built for one, DGNO's encoder reads one fixed grid.
-RESOLUTION_FREE = {"fno", "tfno", "t1", "operator_ode"}
+RESOLUTION_FREE = {"fno", "tfno", "t1", "operator_ode", "sfno"}
 # Loss options where the paper's would make the tests slow or float32-noisy (DGNO: 100 test
 # functions of radius 1e-4, whose gradients scale as 1/R).
 LOSS_OPTIONS = {"dgno": {"centres": 4, "radius": 0.1}}

@@ -17,6 +17,7 @@ from jaxsciml.physics.vorticity import (
     vorticity_residual,
 )
 
+
 N = 16
 X = np.arange(N) / N
 XX, YY = np.meshgrid(X, X, indexing="ij")
