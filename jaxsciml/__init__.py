@@ -45,8 +45,9 @@ _NAMES = {
     "jaxsciml.nn": ("SpectralConv", "count_parameters"),
     "jaxsciml.operators": (
         "DGNO", "FNO", "PIG", "PINN", "T1", "DeepONet", "MgNO", "MultiONet", "Normalized",
-        "OperatorODE", "with_normalizers",
+        "OperatorODE", "SFNO", "with_normalizers",
     ),
+    "jaxsciml.refiner": ("refine",),
     "jaxsciml.operators.files": ("load_model", "save_model"),
     "jaxsciml.train": ("Checkpointing", "Evaluation", "evaluate", "fit"),
 }  # fmt: skip

@@ -49,7 +49,9 @@ checkpoint_every = 10
 keep = 3
 loss = ""                  # "" = the family's paper loss; relative_l2, mse, frequency_relative_l2,
                            # physics (weights: loss_options = {residual_weight = 1e-4}), sobolev
-                           # (periodic fields, loss_options = {s = -1.0}: Spectral-Refiner's)
+                           # (periodic fields, loss_options = {s = -1.0}: Spectral-Refiner's),
+                           # vorticity_residual (no target: the Navier-Stokes estimator,
+                           # {viscosity = 1e-3, frame_interval = 0.2, forcing = "fno"})
 optimizer = ""             # "" = the family's recipe; fno_adam (Adam, L2 weight decay, step
                            # decay), adam, adamw, adam_step_decay (no weight decay),
                            # adamw_step_decay (decoupled weight decay, step decay),
@@ -130,7 +132,15 @@ class Config:
 
 SECTIONS = {"data": DataConfig, "model": dict, "train": TrainConfig}
 NORMALIZERS = ("pointwise", "channel", "none")
-LOSSES = ("", "relative_l2", "mse", "frequency_relative_l2", "physics", "sobolev")
+LOSSES = (
+    "",
+    "relative_l2",
+    "mse",
+    "frequency_relative_l2",
+    "physics",
+    "sobolev",
+    "vorticity_residual",
+)
 LOGGERS = ("tensorboard", "wandb")
 OPTIMIZERS = (
     "",

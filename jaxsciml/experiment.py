@@ -39,6 +39,7 @@ from jaxsciml.physics import (
     Collocation,
     PhysicsLoss,
     ReferenceSolution,
+    VorticityResidualLoss,
     WeakForm,
     allen_cahn_reference,
 )
@@ -242,6 +243,8 @@ def loss_for(config: Config, model):
             return DGNOLoss(weak_form, **options)
         if name == "sobolev":
             return losses.SobolevLoss(**options)
+        if name == "vorticity_residual":
+            return VorticityResidualLoss(**options)
     except (TypeError, ValueError) as error:
         raise ConfigError(f"[train] loss_options: {error}") from error
     if options:

@@ -348,9 +348,19 @@ class SFNO(AbstractGridOperator):
         """
         if frames.ndim != 4 or frames.shape[1] < 1:
             raise ValueError(f"SFNO takes samples shaped (frames, nx, ny); got {frames.shape[1:]}")
+        return self.decode(frames[:, -1], self.latent(frames), out_steps)
+
+    def decode(
+        self,
+        last_frame: Float[Array, " b nx ny"],
+        latent: Float[Array, " b 1 nx ny latent"],
+        out_steps: int | None = None,
+    ) -> Float[Array, " b t_out nx ny"]:
+        """The output layer alone: the frames after `last_frame` from the `latent` frames
+        (`SFNO.latent`). Fine-tuning trains this part only, so it computes the latent once."""
         out_steps = self.out_steps if out_steps is None else int(out_steps)
-        last = jnp.moveaxis(frames[:, -1:], 1, -1)[:, None]  # (b, 1, nx, ny, 1)
-        window = jnp.concatenate([last, self.latent(frames)], axis=-1)
+        last = last_frame[:, None, :, :, None]  # (b, 1, nx, ny, 1)
+        window = jnp.concatenate([last, latent], axis=-1)
         padded = jnp.concatenate([jnp.zeros_like(window), window], axis=-1)
         increments = self.output(padded, self.output_times(out_steps))
         return jnp.moveaxis((last + increments)[:, 0], -1, 1)

@@ -35,6 +35,12 @@ from jaxsciml.physics.references import (
     allen_cahn_reference as allen_cahn_reference,
     allen_cahn_solution as allen_cahn_solution,
 )
+from jaxsciml.physics.vorticity import (
+    VorticityResidualLoss as VorticityResidualLoss,
+    gronwall_error_bound as gronwall_error_bound,
+    vorticity_error_estimator as vorticity_error_estimator,
+    vorticity_residual as vorticity_residual,
+)
 from jaxsciml.physics.weak import (
     TestFunctions as TestFunctions,
     WeakForm as WeakForm,

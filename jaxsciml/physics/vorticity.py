@@ -32,6 +32,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
+from datagen.problems.navier_stokes import fno_forcing
+
 
 @functools.cache
 def time_derivative_matrix(frames: int, order: int = 4) -> np.ndarray:
@@ -82,6 +84,11 @@ def _pad_coefficients(hat: Array, size: int) -> Array:
     return jnp.pad(rows, [(0, 0)] * (hat.ndim - 1) + [(0, size // 2 + 1 - hat.shape[-1])])
 
 
+def _inverse_or_zero(values: np.ndarray) -> np.ndarray:
+    """`1 / values`, and 0 where `values` is 0 (the mean, which `Δ⁻¹` leaves out)."""
+    return np.where(values > 0, 1.0 / np.where(values > 0, values, 1.0), 0.0)
+
+
 def _parseval_multiplicity(size: int) -> np.ndarray:
     """How often each `rfft2` column stands in the full spectrum: once for the zero and the
     Nyquist column, twice (with its conjugate) for every other."""
@@ -109,10 +116,13 @@ def residual_coefficients(
     if forcing is not None and forcing.shape != (n, n):
         raise ValueError(f"forcing {forcing.shape} must be on the frames' grid ({n}, {n})")
     size = 2 * n
-    xi_x, xi_y = (jnp.asarray(k, w.dtype) for k in _angular_wavenumbers(size))
-    xi2 = xi_x**2 + xi_y**2
+    xi_x, xi_y = _angular_wavenumbers(size)
+    xi2_grid = xi_x**2 + xi_y**2
+    xi_x, xi_y, xi2 = (jnp.asarray(k, w.dtype) for k in (xi_x, xi_y, xi2_grid))
     w_hat = _pad_coefficients(_coefficients(w), size)
-    psi_hat = jnp.where(xi2 > 0, w_hat / jnp.where(xi2 > 0, xi2, 1.0), 0.0)
+    psi_hat = w_hat * jnp.asarray(
+        np.where(xi2_grid > 0, 1 / np.where(xi2_grid > 0, xi2_grid, 1), 0), w.dtype
+    )
 
     def physical(hat):
         return jnp.fft.irfft2(hat, s=(size, size)) * size**2
@@ -126,7 +136,7 @@ def residual_coefficients(
     if forcing is not None:
         forcing = jnp.asarray(forcing, w.dtype)
         residual = residual - _pad_coefficients(_coefficients(forcing), size)
-    return residual, np.asarray(xi2)
+    return residual, xi2_grid
 
 
 def vorticity_residual(
@@ -157,10 +167,7 @@ def residual_dual_norms(
     over all frequencies (`shift = 0`: the dual of the `H¹` seminorm, the mean left out;
     Spectral-Refiner's code takes `shift = 10^{-3/2}`)."""
     residual, xi2 = residual_coefficients(w, frame_interval, viscosity, forcing, order=order)
-    if shift > 0:
-        weights = 1.0 / (shift + xi2)
-    else:
-        weights = np.where(xi2 > 0, 1.0 / np.where(xi2 > 0, xi2, 1.0), 0.0)
+    weights = 1.0 / (shift + xi2) if shift > 0 else _inverse_or_zero(xi2)
     weights = weights * _parseval_multiplicity(2 * w.shape[-1])[None, :]
     squared = jnp.sum(jnp.asarray(weights, w.dtype) * jnp.abs(residual) ** 2, axis=(-2, -1))
     return jnp.sqrt(squared)
@@ -221,26 +228,37 @@ def gronwall_error_bound(
     return jnp.exp(growth) * jnp.sqrt(initial_error**2 + eta**2 / viscosity)
 
 
+FORCINGS = {"fno": fno_forcing}  # forcings by name: field on the n² grid of the unit torus
+
+
 class VorticityResidualLoss(eqx.Module):
     """A training loss with no target: the batch mean of `vorticity_error_estimator` on the
     trajectory `[last input frame, predicted frames]`, for models that map frames of vorticity
     `(t_in, n, n)` to the frames that follow, `frame_interval` apart (Spectral-Refiner's
-    fine-tuning loss; `forcing` on the data's grid, or `None`)."""
+    fine-tuning loss). `forcing`: a field on the data's grid, a name in `FORCINGS` (`"fno"`:
+    the FNO protocol's), or `None`."""
 
     frame_interval: float = eqx.field(static=True)
     viscosity: float = eqx.field(static=True)
-    forcing: Float[Array | np.ndarray, "n n"] | None = None
+    forcing: Float[Array, "n n"] | str | None = None
     shift: float = eqx.field(static=True, default=0.0)
     order: int = eqx.field(static=True, default=4)
+
+    def __check_init__(self):
+        if isinstance(self.forcing, str) and self.forcing not in FORCINGS:
+            raise ValueError(f"forcing must be one of {sorted(FORCINGS)}, an array or None")
 
     def __call__(self, model, batch, key) -> Float[Array, ""]:
         del key
         predictions = batch.predict(model)
         trajectories = jnp.concatenate([batch.inputs[:, -1:], predictions], axis=1)
+        forcing = self.forcing
+        if isinstance(forcing, str):
+            forcing = FORCINGS[forcing](trajectories.shape[-1])
 
         def estimate(trajectory):
             return vorticity_error_estimator(
-                trajectory, self.frame_interval, self.viscosity, self.forcing,
+                trajectory, self.frame_interval, self.viscosity, forcing,
                 shift=self.shift, order=self.order,
             )  # fmt: skip
 

@@ -6,7 +6,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import equinox as eqx
@@ -114,9 +114,11 @@ class _Store:
             self.checkpointer.close()
 
 
-def _initial_state(model: eqx.Module, optimizer: optax.GradientTransformation, seed: int):
+def _initial_state(
+    model: eqx.Module, optimizer: optax.GradientTransformation, seed: int, trainable=None
+):
     """The arrays a checkpoint holds, and the static rest of the model."""
-    params, frozen, static = split_model(model)
+    params, frozen, static = split_model(model, trainable)
     state = {
         "params": params,
         "frozen": frozen,
@@ -284,17 +286,20 @@ class _Loop:
 
 
 def restore_model(
-    checkpoint_dir: str | os.PathLike, model: eqx.Module, step: int | None = None
+    checkpoint_dir: str | os.PathLike,
+    model: eqx.Module,
+    step: int | None = None,
+    trainable: Callable | None = None,
 ) -> eqx.Module:
     """The model saved by `fit` in `checkpoint_dir` (newest step unless `step` is given).
 
     `model` is a model of the same structure (its values do not matter, e.g. a freshly
     initialized one); the optimizer's state is not read. A model file (`jaxsciml.save_model`)
-    needs no such skeleton.
+    needs no such skeleton. `trainable`: the filter the run was trained with (`fit`).
     """
     if not Path(checkpoint_dir).is_dir():
         raise FileNotFoundError(f"checkpoint directory {checkpoint_dir} does not exist")
-    params, frozen, static = split_model(model)
+    params, frozen, static = split_model(model, trainable)
     checkpointer = Checkpointer(checkpoint_dir)
     try:
         step = checkpointer.latest_step() if step is None else step
@@ -323,6 +328,7 @@ def fit(
     seed: int = 0,
     mesh=None,
     resident: bool | None = None,
+    trainable: Callable | None = None,
 ) -> tuple[eqx.Module, list[dict]]:
     """Train `model` on `data` and return the trained model and the per-epoch history.
 
@@ -364,6 +370,10 @@ def fit(
       `True` insists; `False` streams batches from the host, one step per dispatch. The
       batches are the same either way; the per-epoch `seconds` of a chunk are shared evenly
       among its steps.
+    - `trainable`: `model -> filter spec` (a pytree of bools, as `eqx.partition` takes) of the
+      arrays to train, the rest held fixed: fine-tuning a part of a trained model, such as
+      `jaxsciml.operators.output_layer_filter` (Spectral-Refiner). `None` trains every
+      floating-point array outside `AbstractFrozen` modules. Resuming needs the same filter.
 
     **Returns:** `(model, history)`, one dict per epoch: `epoch`, `step`, `train_loss`,
     `learning_rate` (default optimizer), `seconds`, and `<eval name>.<metric>` entries.
@@ -374,7 +384,7 @@ def fit(
     if optimizer is None:
         optimizer = fno_adam(plan.steps_per_epoch)
         schedule = learning_rate_schedule(plan.steps_per_epoch)
-    state, static = _initial_state(model, optimizer, seed)
+    state, static = _initial_state(model, optimizer, seed, trainable)
     store = _Store(checkpointing, plan, data)
     run = store.restore(_Run(state))
     log = _logger(logger, checkpointing)

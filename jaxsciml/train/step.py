@@ -15,11 +15,16 @@ from jaxsciml.nn.frozen import trainable_filter
 Loss = Callable[[eqx.Module, AbstractBatch, jax.Array], jax.Array]
 
 
-def split_model(model: eqx.Module):
+def split_model(model: eqx.Module, trainable: Callable | None = None):
     """`(params, frozen, static)`: the trained arrays, the constant arrays (inside
-    `jaxsciml.nn.AbstractFrozen` modules, or not floating-point) and everything else.
+    `jaxsciml.nn.AbstractFrozen` modules, not floating-point, or outside what `trainable`
+    selects) and everything else. `trainable(model)` is a filter spec (a pytree of bools over
+    the model, as `eqx.partition` takes) of the arrays to train; `None` trains all.
     `eqx.combine(params, frozen, static)` rebuilds the model."""
-    params, rest = eqx.partition(model, trainable_filter(model))
+    spec = trainable_filter(model)
+    if trainable is not None:
+        spec = jax.tree.map(lambda a, b: a and b, spec, trainable(model))
+    params, rest = eqx.partition(model, spec)
     frozen, static = eqx.partition(rest, eqx.is_array)
     return params, frozen, static
 
