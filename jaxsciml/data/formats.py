@@ -32,7 +32,7 @@ from jaxsciml.data.plain import KeyedSource
 from jaxsciml.data.sources import MATLAB_HEADER, FNOMatSource, ShardedSource, written_by_matlab
 from jaxsciml.data.the_well import WellTrajectories, is_well_file, well_files
 from jaxsciml.data.torch_files import TorchSource
-from jaxsciml.data.trajectories import TrajectoryPairs
+from jaxsciml.data.trajectories import PairTrajectories, TrajectoryPairs
 
 
 MATLAB_V5_HEADER = b"MATLAB 5.0 MAT-file"
@@ -55,12 +55,25 @@ def _pdebench(path, n_steps_input: int = 1, n_steps_output: int = 1, stride: int
     return _pairs(store, n_steps_input, n_steps_output, stride)
 
 
+def _jaxsciml(path, n_steps_input: int = 0, n_steps_output: int = 0, stride: int = 1):
+    """datagen shards; with `n_steps_output`, trajectory data (one input frame, the frames
+    after it as outputs) cut into windows of `n_steps_input` frames in, `n_steps_output` out."""
+    source = ShardedSource(path)
+    if not n_steps_output:
+        if n_steps_input:
+            raise ValueError("windows need n_steps_output as well as n_steps_input")
+        return source
+    interval = source.metadata["parameters"].get("frame_interval")
+    return _pairs(PairTrajectories(source, interval), n_steps_input, n_steps_output, stride)
+
+
 def _arrays(path, inputs: str, outputs: str, layout: str, output_layout: str | None = None):
     return KeyedSource(path, inputs, outputs, layout, output_layout)
 
 
 OPENERS: dict[str, tuple[str, Callable]] = {
-    "jaxsciml": ("a datagen dataset (a folder of shards, or one shard)", ShardedSource),
+    "jaxsciml": ("a datagen dataset (a folder of shards, or one shard); trajectories such as "
+                 "navier_stokes cut into windows with n_steps_input, n_steps_output", _jaxsciml),
     "the_well": ("The Well's HDF5 layout (a file or a split folder)", _the_well),
     "pdebench": ("PDEBench HDF5 (Darcy, one array per field, one group per seed)", _pdebench),
     "fno_mat": ("the FNO paper's .mat files", FNOMatSource),

@@ -133,6 +133,42 @@ class ArrayTrajectories(AbstractTrajectories):
         return self._constants[trajectory]
 
 
+class PairTrajectories(AbstractTrajectories):
+    """The trajectories of a pair source whose input is the first frame and whose output the
+    frames after it, one channel each, such as datagen's Navier-Stokes data (inputs `(1, *s)`,
+    outputs `(frames, *s)`): trajectory `j` is `[inputs_j, outputs_j]`, `1 + frames` frames of
+    one channel, `frame_interval` apart when the data record it."""
+
+    def __init__(self, pairs: AbstractSource, frame_interval: float | None = None):
+        if pairs.input_shape[0] != 1 or pairs.input_shape[1:] != pairs.output_shape[1:]:
+            raise ValueError(
+                f"trajectories need one input frame and output frames on its grid; got inputs "
+                f"{pairs.input_shape} and outputs {pairs.output_shape}"
+            )
+        self.pairs = pairs
+        self.frame_interval = frame_interval
+
+    num_trajectories = property(lambda self: self.pairs.num_samples)
+    num_steps = property(lambda self: 1 + self.pairs.output_shape[0])
+    frame_shape = property(lambda self: (1, *self.pairs.input_shape[1:]))
+    grid = property(lambda self: self.pairs.grid)
+    metadata = property(lambda self: self.pairs.metadata)
+
+    @property
+    def times(self) -> np.ndarray | None:
+        if self.frame_interval is None:
+            return None
+        return np.arange(self.num_steps) * self.frame_interval
+
+    def read_frames(self, trajectory: int, steps: slice) -> np.ndarray:
+        first, rest = self.pairs.read_sample(trajectory)
+        frames = np.concatenate([first, rest])[steps]
+        return frames[:, None].astype(np.float32)
+
+    def describe(self, trajectory: int) -> str:
+        return self.pairs.describe(trajectory)
+
+
 def window_count(num_steps: int, n_steps_input: int, n_steps_output: int, stride: int) -> int:
     """The windows a trajectory of `num_steps` frames gives (see the module docstring)."""
     return max(0, num_steps - stride * (n_steps_input + n_steps_output - 1))
