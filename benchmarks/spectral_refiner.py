@@ -35,6 +35,7 @@ from jaxsciml.data import from_arrays
 from jaxsciml.physics.vorticity import vorticity_error_estimator
 from jaxsciml.refiner import refine
 
+
 NU, INTERVAL, T_IN = 1e-3, 0.2, 10
 
 
@@ -124,15 +125,24 @@ def main():
         seconds = time.perf_counter() - begin
         before = np.asarray(model(jnp.asarray(x)))
         truth_estimate = float(
-            vorticity_error_estimator(jnp.asarray(np.concatenate([x[-1:], y])), INTERVAL, NU,
-                                      forcing)  # fmt: skip
+            vorticity_error_estimator(
+                jnp.asarray(np.concatenate([x[-1:], y])), INTERVAL, NU, forcing
+            )  # fmt: skip
         )
         solver_same_time, _ = solver_run(x[-1], args.out, INTERVAL / 2)
         solver_fine, solver_seconds = solver_run(x[-1], args.out, 2e-3)
         rows.append(
-            (relative(before, y), relative(result.prediction, y), result.estimates[0],
-             result.estimates[-1], truth_estimate, relative(solver_same_time, y),
-             relative(solver_fine, y), seconds, solver_seconds)  # fmt: skip
+            (
+                relative(before, y),
+                relative(result.prediction, y),
+                result.estimates[0],
+                result.estimates[-1],
+                truth_estimate,
+                relative(solver_same_time, y),
+                relative(solver_fine, y),
+                seconds,
+                solver_seconds,
+            )  # fmt: skip
         )
         print(f"  sample {i}: SFNO {rows[-1][0]:.4f} -> refined {rows[-1][1]:.4f}, "
               f"estimator {rows[-1][2]:.3e} -> {rows[-1][3]:.3e} (truth {truth_estimate:.3e}), "

@@ -72,8 +72,11 @@ def _arrays(path, inputs: str, outputs: str, layout: str, output_layout: str | N
 
 
 OPENERS: dict[str, tuple[str, Callable]] = {
-    "jaxsciml": ("a datagen dataset (a folder of shards, or one shard); trajectories such as "
-                 "navier_stokes cut into windows with n_steps_input, n_steps_output", _jaxsciml),
+    "jaxsciml": (
+        "a datagen dataset (a folder of shards, or one shard); trajectories such as "
+        "navier_stokes cut into windows with n_steps_input, n_steps_output",
+        _jaxsciml,
+    ),
     "the_well": ("The Well's HDF5 layout (a file or a split folder)", _the_well),
     "pdebench": ("PDEBench HDF5 (Darcy, one array per field, one group per seed)", _pdebench),
     "fno_mat": ("the FNO paper's .mat files", FNOMatSource),

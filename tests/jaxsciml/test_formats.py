@@ -12,6 +12,7 @@ import numpy as np
 import optax
 import pytest
 
+import datagen
 import jaxsciml as jsm
 from jaxsciml.cli import main
 from jaxsciml.data import DatasetFileError
@@ -344,3 +345,27 @@ batch_size = 8
     assert main(["evaluate", str(run), str(tmp_path / "heat.hdf5"), "--n", "4"]) == 0
     scores = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert np.isfinite(scores["relative_l2"])
+
+
+def test_navier_stokes_shards_cut_into_windows(tmp_path):
+    """datagen's trajectories (first frame in, the frames after it out) as windows of frames:
+    each window is the right slice of its trajectory, windows go trajectory by trajectory, and
+    the output times come from the data's frame interval."""
+    path = tmp_path / "ns"
+    datagen.generate(
+        "navier_stokes", 2, path, resolution=8, stored_resolution=8, frames=6,
+        frame_interval=0.01, time_step=0.01, seed=0,
+    )  # fmt: skip
+    raw = jsm.data.load(path)
+    windows = jsm.data.load(path, n_steps_input=2, n_steps_output=3)
+    per_trajectory = 7 - (2 + 3) + 1
+    assert len(windows) == 2 * per_trajectory
+    assert windows.source.output_times == pytest.approx((0.01, 0.02, 0.03))
+    for trajectory in range(2):
+        frames = np.concatenate([raw[trajectory].inputs, raw[trajectory].outputs])
+        for start in range(per_trajectory):
+            window = windows[trajectory * per_trajectory + start]
+            np.testing.assert_array_equal(window.inputs, frames[start : start + 2])
+            np.testing.assert_array_equal(window.outputs, frames[start + 2 : start + 5])
+    with pytest.raises(ValueError, match="n_steps_output as well"):
+        jsm.data.load(path, n_steps_input=2)
