@@ -7,7 +7,9 @@ a posteriori error estimator of the prediction, `‖r‖_{L²(0,T; H⁻¹)}` of 
 (`jaxsciml.physics.vorticity`). The output is linear in that layer's weights, so this loss is
 convex in them up to the advection term, which is what the paper argues makes the stage cheap
 and reliable. The learning rates default to the paper's notebook: `1e-4` for the weights,
-`0.2` for the spectral bias, Adam, 50 steps.
+`0.2` for the spectral bias, Adam, 50 steps. On the 32² FNO data of
+`benchmarks/spectral_refiner.py` those lowered the error by 9%; ten times both rates and 200
+steps lowered it six-fold (0.0105 to 0.0018).
 
 `fit(model.with_output_modes(...), data, loss=VorticityResidualLoss(...),
 trainable=output_layer_filter)` runs the same refinement over a dataset instead of per sample.

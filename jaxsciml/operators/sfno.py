@@ -180,6 +180,7 @@ class SpaceTimeSpectralConv(eqx.Module):
                 grown,
                 (grow(self.bias_real), grow(self.bias_imag)),
             )
+        # `tree_at` made `grown` a new module; its static `modes` is set before anyone sees it
         object.__setattr__(grown, "modes", modes)
         return grown
 
