@@ -10,6 +10,15 @@ in a factorized form instead of densely:
 All parts are complex, each stored as a real array with a leading axis of 2 (real, imaginary) so
 optimizers and checkpoints see real parameters. `rank` is given as the fraction of the dense
 tensor's parameters to keep (0.1 keeps about 10%), as in neuraloperator.
+
+A spectral convolution applies such a tensor `R[i, o, *k]` to Fourier coefficients `x[b, i, *k]`
+(`y[b, o, *k] = Σ_i R[i, o, *k] x[b, i, *k]`). `contract` does so through the factors, never
+forming `R`: the input's channels are projected on the input factor's `r_i` columns, mixed by
+the core (its mode axes expanded by their factors, `r_i · r_o` per mode instead of
+`in · out`) and expanded by the output factor, in the order `jnp.einsum` finds cheapest. A
+joint tensor holds the weights of several layers along a leading axis, `R[l, i, o, *k]`
+(MG-TFNO's global factorization); `contract(x, layer=l)` takes layer `l`'s slice through the
+layer factor's row `l`.
 """
 
 import math
@@ -25,6 +34,7 @@ from jaxsciml.nn import initializers
 
 FACTORIZATIONS = ("tucker", "cp")
 _LETTERS = "abcdefgh"
+_MODE_LETTERS = "uvwxyz"  # the contraction's mode axes (shared by input, weight and output)
 
 
 def tucker_ranks(shape: Sequence[int], fraction: float) -> tuple[int, ...]:
@@ -119,3 +129,28 @@ class FactorizedWeight(eqx.Module):
     def num_parameters(self) -> int:
         parts = [f.size for f in self.factors] + ([self.core.size] if self.core is not None else [])
         return int(sum(parts))
+
+    def contract(
+        self, x: Complex[Array, " batch in_channels *modes"], layer: int | None = None
+    ) -> Complex[Array, " batch out_channels *modes"]:
+        """`y[b, o, *k] = Σ_i R[i, o, *k] x[b, i, *k]` through the factors (module docstring);
+        for a joint tensor `R[l, i, o, *k]`, the slice of `layer`."""
+        joint = layer is not None
+        factors = [_complex(f) for f in self.factors]
+        if joint:
+            factors[0] = factors[0][layer]  # the layer factor's row: (rank,)
+        d = len(self.shape) - 2 - joint
+        if d > len(_MODE_LETTERS) or x.ndim != d + 2:
+            raise ValueError(f"a weight of shape {self.shape} cannot act on {x.shape}")
+        modes = _MODE_LETTERS[:d]
+        axes = ("l" if joint else "") + "io" + modes
+        if self.kind == "tucker":
+            ranks = "ABCDEFGHJK"[: len(axes)]  # one rank letter per tensor axis
+            # the layer factor's row carries its rank letter alone
+            terms = [ranks] + [r if a == "l" else a + r for a, r in zip(axes, ranks)]
+            operands = [_complex(self.core), *factors]
+        else:
+            terms = ["z" if a == "l" else a + "z" for a in axes]
+            operands = factors
+        spec = ",".join(["bi" + modes, *terms]) + "->bo" + modes
+        return jnp.einsum(spec, x, *operands, optimize="optimal")

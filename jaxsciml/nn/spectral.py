@@ -190,6 +190,7 @@ class SpectralConv(AbstractGridOperator):
         transform: str = "auto",
         factorization: str | None = None,
         rank: float = 0.1,
+        shared: bool = False,
         key: PRNGKeyArray,
         dtype=None,
     ):
@@ -202,6 +203,8 @@ class SpectralConv(AbstractGridOperator):
         - `factorization`: `None` (dense weights), `"tucker"` or `"cp"`: the weight tensor in
           that low-rank form (`jaxsciml.nn.factorized`), the tensorized FNO (TFNO).
         - `rank`: for a factorized weight, the fraction of the dense parameters it keeps.
+        - `shared`: hold no weights; each call gets them from a joint factorized tensor of
+          several layers (`batched(x, joint=(tensor, layer))`, MG-TFNO's global factorization).
         - `key`: PRNG key for the initialization, which is the reference's: real and imaginary
           parts uniform on `[0, 1/(in_channels*out_channels))` (factorized weights: zero-mean
           entries of that scale).
@@ -218,7 +221,9 @@ class SpectralConv(AbstractGridOperator):
         shape = (in_channels, out_channels, *kept_mode_shape(modes))
         scale = 1.0 / (in_channels * out_channels)
         key_real, key_imag = jax.random.split(key)
-        if factorization is None:
+        if shared:
+            self.weight_real = self.weight_imag = self.factorized = None
+        elif factorization is None:
             self.weight_real = scale * initializers.uniform(key_real, shape, dtype)
             self.weight_imag = scale * initializers.uniform(key_imag, shape, dtype)
             self.factorized = None
@@ -236,20 +241,42 @@ class SpectralConv(AbstractGridOperator):
         """The complex weights `R`, rebuilt from their factors for a factorized layer."""
         if self.factorized is not None:
             return self.factorized.dense()
+        if self.weight_real is None:
+            raise ValueError("a shared spectral convolution holds no weights of its own")
         return jax.lax.complex(self.weight_real, self.weight_imag)
+
+    @property
+    def dense_parameters(self) -> int:
+        """Parameters of dense weights for this layer (a complex weight counts as two)."""
+        return 2 * self.in_channels * self.out_channels * math.prod(kept_mode_shape(self.modes))
 
     @property
     def compression_ratio(self) -> float:
         """Parameters of the dense weights over those stored (1 when dense)."""
-        dense = 2 * self.in_channels * self.out_channels * math.prod(kept_mode_shape(self.modes))
-        return 1.0 if self.factorized is None else dense / self.factorized.num_parameters
+        if self.factorized is None:
+            return 1.0
+        return self.dense_parameters / self.factorized.num_parameters
+
+    def mix(
+        self, kept: Complex[Array, " batch in_channels *kept"], joint=None
+    ) -> Complex[Array, " batch out_channels *kept"]:
+        """The channel mixing at every kept frequency: by the dense weights, through the
+        factors of a factorized weight (never rebuilding it), or through those of `joint =
+        (tensor, layer)`, a joint factorized tensor of several layers."""
+        if joint is not None:
+            tensor, layer = joint
+            return tensor.contract(kept, layer)
+        if self.factorized is not None:
+            return self.factorized.contract(kept)
+        return jnp.einsum("bi...,io...->bo...", kept, self.complex_weight())
 
     def batched(
-        self, x: Float[Array, " batch in_channels *spatial"]
+        self, x: Float[Array, " batch in_channels *spatial"], joint=None
     ) -> Float[Array, " batch out_channels *spatial"]:
         """**Arguments:**
 
         - `x`: a batch shaped `(batch, in_channels, *spatial)`.
+        - `joint`: `(tensor, layer)` for a shared layer (see `shared`).
 
         **Returns:** an array shaped `(batch, out_channels, *spatial)` on the same grid.
         """
@@ -268,7 +295,7 @@ class SpectralConv(AbstractGridOperator):
             kept = truncated_dft(x, self.modes)
         else:
             kept = truncate_spectrum(jnp.fft.rfftn(x, axes=axes), self.modes)
-        mixed = jnp.einsum("bi...,io...->bo...", kept, self.complex_weight())
+        mixed = self.mix(kept, joint)
         if use_dft:
             return inverse_truncated_dft(mixed, self.modes, spatial).astype(x.dtype)
         spectrum_shape = (*spatial[:-1], spatial[-1] // 2 + 1)

@@ -19,6 +19,8 @@ from jaxsciml.nn import (
     pad_high,
     padding_widths,
 )
+from jaxsciml.nn.factorized import FactorizedWeight
+from jaxsciml.nn.spectral import kept_mode_shape
 from jaxsciml.operators.files import recorded
 
 
@@ -37,6 +39,7 @@ class FourierLayer(AbstractGridOperator):
         transform: str = "auto",
         factorization: str | None = None,
         rank: float = 0.1,
+        shared: bool = False,
         key: PRNGKeyArray,
         dtype=None,
     ):
@@ -48,15 +51,17 @@ class FourierLayer(AbstractGridOperator):
             transform=transform,
             factorization=factorization,
             rank=rank,
+            shared=shared,
             key=key_k,
             dtype=dtype,
         )
         self.pointwise = PointwiseLinear(width, width, key=key_w, dtype=dtype)
 
     def batched(
-        self, v: Float[Array, " batch width *spatial"]
+        self, v: Float[Array, " batch width *spatial"], joint=None
     ) -> Float[Array, " batch width *spatial"]:
-        return self.spectral.batched(v) + self.pointwise.batched(v)
+        """`K v + W v`; `joint = (tensor, layer)` gives a shared `K` its weights."""
+        return self.spectral.batched(v, joint) + self.pointwise.batched(v)
 
 
 @recorded
@@ -84,6 +89,7 @@ class FNO(AbstractGridOperator):
 
     lifting: PointwiseLinear
     layers: tuple[FourierLayer, ...]
+    joint: FactorizedWeight | None
     projection: PointwiseMLP
     in_channels: int = eqx.field(static=True)
     out_channels: int = eqx.field(static=True)
@@ -107,6 +113,7 @@ class FNO(AbstractGridOperator):
         transform: str = "auto",
         factorization: str | None = None,
         rank: float = 0.1,
+        joint_factorization: bool = False,
         key: PRNGKeyArray,
         dtype=None,
     ):
@@ -127,7 +134,11 @@ class FNO(AbstractGridOperator):
           `SpectralConv`); the operator is the same.
         - `factorization`, `rank`: `"tucker"` or `"cp"` stores every layer's Fourier weights in
           that low-rank form keeping the fraction `rank` of their parameters: the tensorized FNO
-          (TFNO, Kossaifi et al.); `compression_ratio` reports what it saves.
+          (TFNO, Kossaifi et al.); `compression_ratio` reports what it saves. The weights act
+          through their factors, never rebuilt densely.
+        - `joint_factorization`: one factorized tensor `(depth, width, width, *modes)` for the
+          Fourier weights of all layers (MG-TFNO's global factorization; `rank` is then the
+          fraction of the whole stack), each layer contracting its slice through the factors.
         - `key`: PRNG key for the initialization.
         - `dtype`: real dtype of the parameters.
         """
@@ -143,6 +154,8 @@ class FNO(AbstractGridOperator):
                 f"padding must be one non-negative fraction or one per axis ({len(modes)}); "
                 f"got {padding}"
             )
+        if joint_factorization and factorization is None:
+            raise ValueError("joint_factorization needs factorization='tucker' or 'cp'")
         key_p, key_q, *keys = jax.random.split(key, depth + 2)
         lifted_channels = in_channels + (len(modes) if append_grid else 0)
         self.lifting = PointwiseLinear(lifted_channels, width, key=key_p, dtype=dtype)
@@ -153,11 +166,19 @@ class FNO(AbstractGridOperator):
                 transform=transform,
                 factorization=factorization,
                 rank=rank,
+                shared=joint_factorization,
                 key=k,
                 dtype=dtype,
             )
             for k in keys
         )
+        self.joint = None
+        if joint_factorization:
+            shape = (depth, width, width, *kept_mode_shape(modes))
+            scale = 1.0 / (width * width)  # the dense layers' weight scale
+            self.joint = FactorizedWeight(
+                shape, factorization, rank, scale, key=jax.random.fold_in(key, 1), dtype=dtype
+            )
         self.projection = PointwiseMLP(
             width,
             [projection_channels],
@@ -176,10 +197,11 @@ class FNO(AbstractGridOperator):
     @property
     def compression_ratio(self) -> float:
         """The dense Fourier weights' parameter count over the stored one (1 for a dense FNO;
-        about `1 / rank` for a TFNO)."""
+        about `1 / rank` for a TFNO, per layer or joint)."""
         convs = [layer.spectral for layer in self.layers]
-        stored = sum(count_parameters(conv) for conv in convs)
-        return sum(conv.compression_ratio * count_parameters(conv) for conv in convs) / stored
+        dense = sum(conv.dense_parameters for conv in convs)
+        stored = count_parameters(self.joint) if self.joint is not None else 0
+        return dense / (stored + sum(count_parameters(conv) for conv in convs))
 
     def batched(
         self, a: Float[Array, " batch in_channels *spatial"]
@@ -198,7 +220,9 @@ class FNO(AbstractGridOperator):
         check_modes_fit(self.modes, [n + w for n, w in zip(a.shape[2:], widths)])
         x = append_coordinates(a) if self.append_grid else a
         v = pad_high(self.lifting.batched(x), widths)
-        for layer in self.layers[:-1]:
-            v = self.activation(layer.batched(v))
-        v = self.layers[-1].batched(v)
+        for index, layer in enumerate(self.layers):
+            joint = None if self.joint is None else (self.joint, index)
+            v = layer.batched(v, joint)
+            if index < len(self.layers) - 1:
+                v = self.activation(v)
         return self.projection.batched(crop_high(v, widths))
