@@ -156,6 +156,18 @@ register(
 )
 register(
     Family(
+        "mg_tfno",
+        operators.mg_tfno,
+        "multigrid patches and a joint Tucker factorization of all Fourier layers (Kossaifi et "
+        "al., TMLR 2024)",
+        "grid",
+        GRID,
+        "relative_l2",
+        "fno_adam",
+    )
+)
+register(
+    Family(
         "t1",
         operators.T1,
         "Transform Once (Poli et al., NeurIPS 2022)",

@@ -17,7 +17,10 @@ from jaxsciml.operators.operator_ode import (
     OperatorODE as OperatorODE,
     loss_at_times as loss_at_times,
 )
-from jaxsciml.operators.patching import MultigridPatching as MultigridPatching
+from jaxsciml.operators.patching import (
+    MultigridPatching as MultigridPatching,
+    mg_tfno as mg_tfno,
+)
 from jaxsciml.operators.pig import PIG as PIG, PINN as PINN, GaussianFeatures as GaussianFeatures
 from jaxsciml.operators.sfno import (
     SFNO as SFNO,

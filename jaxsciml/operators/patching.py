@@ -1,12 +1,15 @@
 """Any 2-D grid operator on multigrid patches of its input (MG-TFNO's domain decomposition; the
 patches are made and stitched by `jaxsciml.nn.patching`)."""
 
+from collections.abc import Sequence
+
 import equinox as eqx
-from jaxtyping import Array, Float
+from jaxtyping import Array, Float, PRNGKeyArray
 
 from jaxsciml.nn.base import AbstractGridOperator
 from jaxsciml.nn.patching import make_patches, stitch_patches
 from jaxsciml.operators.files import recorded
+from jaxsciml.operators.fno import FNO
 
 
 @recorded
@@ -38,3 +41,29 @@ class MultigridPatching(AbstractGridOperator):
     def batched(self, x: Float[Array, " b c h w"]) -> Float[Array, " b d h w"]:
         patches = make_patches(x, self.levels, self.padding)
         return stitch_patches(self.model.batched(patches), self.levels, x.shape[-1], self.padding)
+
+
+def mg_tfno(
+    in_channels: int,
+    out_channels: int,
+    modes: Sequence[int],
+    width: int = 32,
+    depth: int = 4,
+    projection_channels: int = 128,
+    *,
+    levels: int = 1,
+    padding: float = 0.0625,
+    factorization: str = "tucker",
+    rank: float = 0.1,
+    key: PRNGKeyArray,
+    dtype=None,
+) -> MultigridPatching:
+    """MG-TFNO (Kossaifi et al., TMLR 2024): an FNO whose Fourier weights are one joint
+    factorized tensor (`rank`: the fraction of the dense stack kept), applied to multigrid
+    patches (`levels`, `padding`; see `MultigridPatching`). The FNO sees each patch's own
+    channels and `levels` coarser views of them: `in_channels · (1 + levels)` channels."""
+    fno = FNO(
+        in_channels * (1 + levels), out_channels, modes, width, depth, projection_channels,
+        factorization=factorization, rank=rank, joint_factorization=True, key=key, dtype=dtype,
+    )  # fmt: skip
+    return MultigridPatching(fno, levels, padding)

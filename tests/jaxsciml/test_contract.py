@@ -38,6 +38,7 @@ CASES = {
     "tfno": {"modes": [3, 3], "width": 4, "depth": 2, "rank": 0.5},
     "t1": {"modes": [3, 3], "width": 4, "depth": 1},
     "mgno": {"width": 4, "depth": 1, "levels": 2},
+    "mg_tfno": {"modes": [2, 2], "width": 4, "depth": 2, "levels": 1, "padding": 0.125},
     "sfno": {"modes": [2, 2], "modes_t": 2, "width": 4, "depth": 2, "latent_steps": 3},
     "deeponet": {"branch_widths": [8], "trunk_widths": [8]},
     "multionet": {"branch_widths": [8, 8], "trunk_widths": [8, 8], "num_outputs": 2},
@@ -65,13 +66,18 @@ class Built:
     test: object  # labelled evaluation data
 
 
+# Families whose grids must split evenly (MG-TFNO's 2x2 patches, each halved once more)
+GRID_SIZE = {"mg_tfno": 8}
+
+
 def grid_pairs(name: str):
-    """Smooth random fields on a 9x9 grid: one input and one output channel (OperatorODE: a
-    state plus a coefficient in, the state at two times out); binary inputs for DGNO."""
+    """Smooth random fields on a 9x9 grid (8x8 where `GRID_SIZE` says): one input and one
+    output channel (OperatorODE: a state plus a coefficient in, the state at two times out);
+    binary inputs for DGNO."""
     rng = np.random.default_rng(0)
-    x = np.linspace(0.0, 1.0, 9)
+    x = np.linspace(0.0, 1.0, GRID_SIZE.get(name, 9))
     modes = rng.normal(size=(SAMPLES, 3, 2, 2))
-    waves = np.stack([np.sin(np.pi * (i + 1) * x) for i in range(2)])  # (2, 9)
+    waves = np.stack([np.sin(np.pi * (i + 1) * x) for i in range(2)])  # (2, grid)
     fields = np.einsum("ncij,ix,jy->ncxy", modes, waves, waves).astype(np.float32)
     if name == "dgno":
         return np.where(fields[:, :1] > 0, 10.0, 5.0).astype(np.float32), fields[:, 1:2]
