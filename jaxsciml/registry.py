@@ -47,7 +47,7 @@ class Family:
         return {
             p.name: None if p.default is inspect.Parameter.empty else p.default
             for p in inspect.signature(self.build).parameters.values()
-            if p.name not in hidden
+            if p.name not in hidden and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
         }
 
     def arguments(self, table: dict, derived: dict) -> dict:
@@ -136,6 +136,17 @@ register(
         "fno",
         operators.FNO,
         "Fourier Neural Operator (Li et al., ICLR 2021)",
+        "grid",
+        GRID,
+        "relative_l2",
+        "fno_adam",
+    )
+)
+register(
+    Family(
+        "fno_neuralop",
+        operators.FNO.neuralop,
+        "neuraloperator 2.0's FNO with its defaults (channel MLPs, soft-gated skips, ...)",
         "grid",
         GRID,
         "relative_l2",

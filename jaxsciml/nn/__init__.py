@@ -19,7 +19,9 @@ from jaxsciml.nn.grid import (
     grid_coordinates as grid_coordinates,
 )
 from jaxsciml.nn.padding import (
+    crop_both as crop_both,
     crop_high as crop_high,
+    pad_both as pad_both,
     pad_high as pad_high,
     padding_widths as padding_widths,
 )

@@ -25,3 +25,15 @@ def crop_high(x: Float[Array, "..."], widths: Sequence[int]) -> Float[Array, "..
     """Undo `pad_high`."""
     spatial = x.shape[x.ndim - len(widths) :]
     return x[(Ellipsis, *(slice(0, n - w) for n, w in zip(spatial, widths)))]
+
+
+def pad_both(x: Float[Array, "..."], widths: Sequence[int]) -> Float[Array, "..."]:
+    """Zero-pad both ends of each of the last `len(widths)` axes by `widths` (neuraloperator's
+    symmetric domain padding)."""
+    return jnp.pad(x, [(0, 0)] * (x.ndim - len(widths)) + [(w, w) for w in widths])
+
+
+def crop_both(x: Float[Array, "..."], widths: Sequence[int]) -> Float[Array, "..."]:
+    """Undo `pad_both`."""
+    spatial = x.shape[x.ndim - len(widths) :]
+    return x[(Ellipsis, *(slice(w, n - w) for n, w in zip(spatial, widths)))]

@@ -33,12 +33,21 @@ class PointwiseLinear(AbstractGridOperator):
     """
 
     weight: Float[Array, " out_channels in_channels"]
-    bias: Float[Array, " out_channels"]
+    bias: Float[Array, " out_channels"] | None
     in_channels: int = eqx.field(static=True)
     out_channels: int = eqx.field(static=True)
 
-    def __init__(self, in_channels: int, out_channels: int, *, key: PRNGKeyArray, dtype=None):
-        """**Arguments:** channel counts, a PRNG `key`, and the real `dtype` of the parameters."""
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        *,
+        bias: bool = True,
+        key: PRNGKeyArray,
+        dtype=None,
+    ):
+        """**Arguments:** channel counts, whether the map has a `bias`, a PRNG `key`, and the
+        real `dtype` of the parameters."""
         if in_channels < 1 or out_channels < 1:
             raise ValueError("in_channels and out_channels must be positive")
         dtype = jnp.zeros(()).dtype if dtype is None else dtype
@@ -47,7 +56,11 @@ class PointwiseLinear(AbstractGridOperator):
         self.weight = jax.random.uniform(
             key_w, (out_channels, in_channels), dtype, minval=-limit, maxval=limit
         )
-        self.bias = jax.random.uniform(key_b, (out_channels,), dtype, minval=-limit, maxval=limit)
+        self.bias = (
+            jax.random.uniform(key_b, (out_channels,), dtype, minval=-limit, maxval=limit)
+            if bias
+            else None
+        )
         self.in_channels = in_channels
         self.out_channels = out_channels
 
@@ -60,7 +73,10 @@ class PointwiseLinear(AbstractGridOperator):
                 f"expected {self.in_channels} input channels (one sample shaped (channels, "
                 f"*spatial)), got {x.shape[1:] if x.ndim else x.shape}"
             )
-        return mix_channels(self.weight, x) + self.bias.reshape((-1,) + (1,) * (x.ndim - 2))
+        y = mix_channels(self.weight, x)
+        if self.bias is None:
+            return y
+        return y + self.bias.reshape((-1,) + (1,) * (x.ndim - 2))
 
 
 class PointwiseMLP(AbstractGridOperator):

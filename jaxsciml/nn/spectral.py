@@ -176,6 +176,7 @@ class SpectralConv(AbstractGridOperator):
     weight_real: Float[Array, " in_channels out_channels *kept"] | None
     weight_imag: Float[Array, " in_channels out_channels *kept"] | None
     factorized: FactorizedWeight | None
+    bias: Float[Array, " out_channels"] | None
     in_channels: int = eqx.field(static=True)
     out_channels: int = eqx.field(static=True)
     modes: tuple[int, ...] = eqx.field(static=True)
@@ -191,6 +192,8 @@ class SpectralConv(AbstractGridOperator):
         factorization: str | None = None,
         rank: float = 0.1,
         shared: bool = False,
+        bias: bool = False,
+        init: str = "li",
         key: PRNGKeyArray,
         dtype=None,
     ):
@@ -205,6 +208,10 @@ class SpectralConv(AbstractGridOperator):
         - `rank`: for a factorized weight, the fraction of the dense parameters it keeps.
         - `shared`: hold no weights; each call gets them from a joint factorized tensor of
           several layers (`batched(x, joint=(tensor, layer))`, MG-TFNO's global factorization).
+        - `bias`: add a per-channel bias to the output (neuraloperator's layers have one).
+        - `init`: `"li"` (below) or `"normal"`, neuraloperator's: complex normal entries of
+          standard deviation `σ = √(2 / (in_channels + out_channels))`, and a bias of normal
+          entries of standard deviation `σ`.
         - `key`: PRNG key for the initialization, which is the reference's: real and imaginary
           parts uniform on `[0, 1/(in_channels*out_channels))` (factorized weights: zero-mean
           entries of that scale).
@@ -217,15 +224,26 @@ class SpectralConv(AbstractGridOperator):
             raise ValueError("in_channels and out_channels must be positive")
         if transform not in ("auto", "fft", "dft"):
             raise ValueError(f"transform must be 'auto', 'fft' or 'dft', got {transform!r}")
+        if init not in ("li", "normal"):
+            raise ValueError(f"init must be 'li' or 'normal', got {init!r}")
         dtype = jnp.zeros(()).dtype if dtype is None else dtype
         shape = (in_channels, out_channels, *kept_mode_shape(modes))
-        scale = 1.0 / (in_channels * out_channels)
+        if init == "li":
+            scale = 1.0 / (in_channels * out_channels)
+        else:
+            scale = (2.0 / (in_channels + out_channels)) ** 0.5
         key_real, key_imag = jax.random.split(key)
+        self.bias = None
+        if bias:
+            key_bias = jax.random.fold_in(key, 1)
+            self.bias = scale * initializers.normal(key_bias, (out_channels,), dtype)
         if shared:
             self.weight_real = self.weight_imag = self.factorized = None
         elif factorization is None:
-            self.weight_real = scale * initializers.uniform(key_real, shape, dtype)
-            self.weight_imag = scale * initializers.uniform(key_imag, shape, dtype)
+            draw = initializers.uniform if init == "li" else initializers.normal
+            part_scale = scale if init == "li" else scale / 2**0.5  # per real part
+            self.weight_real = part_scale * draw(key_real, shape, dtype)
+            self.weight_imag = part_scale * draw(key_imag, shape, dtype)
             self.factorized = None
         else:
             self.weight_real = self.weight_imag = None
@@ -297,7 +315,11 @@ class SpectralConv(AbstractGridOperator):
             kept = truncate_spectrum(jnp.fft.rfftn(x, axes=axes), self.modes)
         mixed = self.mix(kept, joint)
         if use_dft:
-            return inverse_truncated_dft(mixed, self.modes, spatial).astype(x.dtype)
-        spectrum_shape = (*spatial[:-1], spatial[-1] // 2 + 1)
-        spectrum = embed_spectrum(mixed, self.modes, spectrum_shape)
-        return jnp.fft.irfftn(spectrum, s=spatial, axes=axes).astype(x.dtype)
+            y = inverse_truncated_dft(mixed, self.modes, spatial).astype(x.dtype)
+        else:
+            spectrum_shape = (*spatial[:-1], spatial[-1] // 2 + 1)
+            spectrum = embed_spectrum(mixed, self.modes, spectrum_shape)
+            y = jnp.fft.irfftn(spectrum, s=spatial, axes=axes).astype(x.dtype)
+        if self.bias is None:
+            return y
+        return y + self.bias.reshape((-1,) + (1,) * len(spatial))

@@ -14,22 +14,37 @@ from jaxsciml.nn import (
     append_coordinates,
     check_modes_fit,
     count_parameters,
+    crop_both,
     crop_high,
     gelu,
+    pad_both,
     pad_high,
     padding_widths,
 )
+from jaxsciml.nn.blocks import ChannelNorm, make_skip
 from jaxsciml.nn.factorized import FactorizedWeight
 from jaxsciml.nn.spectral import kept_mode_shape
 from jaxsciml.operators.files import recorded
 
 
 class FourierLayer(AbstractGridOperator):
-    """One Fourier layer before its activation: `K v + W v`, the spectral convolution `K` plus a
-    pointwise linear path `W` (with bias)."""
+    """One Fourier block before its closing activation.
+
+    The FNO paper's layer is `K v + W v`: the spectral convolution `K` plus a pointwise linear
+    path `W` (with bias). With the options of neuraloperator 2.0's `FNOBlocks` it is
+
+        x = norm₁(K v) + skip(v);  x = σ(x);  x = MLP(x) + mlp_skip(v);  x = norm₂(x)
+
+    (`σ` and the MLP only with `channel_mlp`, each norm only with `norm`; `σ` is left out after
+    the last block, as the closing activation is).
+    """
 
     spectral: SpectralConv
-    pointwise: PointwiseLinear
+    pointwise: AbstractGridOperator | None  # the skip path `W`
+    mlp: PointwiseMLP | None
+    mlp_skip: AbstractGridOperator | None
+    norms: tuple[ChannelNorm, ChannelNorm] | None
+    activation: Callable[[Array], Array] = eqx.field(static=True)
 
     def __init__(
         self,
@@ -40,28 +55,53 @@ class FourierLayer(AbstractGridOperator):
         factorization: str | None = None,
         rank: float = 0.1,
         shared: bool = False,
+        skip: str = "linear",
+        skip_bias: bool = True,
+        channel_mlp: float | None = None,
+        channel_mlp_skip: str = "soft-gating",
+        norm: str | None = None,
+        spectral_bias: bool = False,
+        init: str = "li",
+        activation: Callable[[Array], Array] = gelu,
         key: PRNGKeyArray,
         dtype=None,
     ):
-        key_k, key_w = jax.random.split(key)
+        """Options as `FNO` documents them."""
+        key_k, key_w, key_m, key_s = jax.random.split(key, 4)
         self.spectral = SpectralConv(
-            width,
-            width,
-            modes,
-            transform=transform,
-            factorization=factorization,
-            rank=rank,
-            shared=shared,
-            key=key_k,
-            dtype=dtype,
-        )
-        self.pointwise = PointwiseLinear(width, width, key=key_w, dtype=dtype)
+            width, width, modes, transform=transform, factorization=factorization, rank=rank,
+            shared=shared, bias=spectral_bias, init=init, key=key_k, dtype=dtype,
+        )  # fmt: skip
+        self.pointwise = make_skip(skip, width, bias=skip_bias, key=key_w, dtype=dtype)
+        self.mlp = self.mlp_skip = None
+        if channel_mlp is not None:
+            hidden = [round(width * channel_mlp)]
+            self.mlp = PointwiseMLP(
+                width, hidden, width, activation=activation, key=key_m, dtype=dtype
+            )
+            self.mlp_skip = make_skip(channel_mlp_skip, width, bias=False, key=key_s, dtype=dtype)
+        self.norms = None
+        if norm is not None:
+            self.norms = (ChannelNorm(norm, width, dtype), ChannelNorm(norm, width, dtype))
+        self.activation = activation
 
     def batched(
-        self, v: Float[Array, " batch width *spatial"], joint=None
+        self, v: Float[Array, " batch width *spatial"], joint=None, last: bool = False
     ) -> Float[Array, " batch width *spatial"]:
-        """`K v + W v`; `joint = (tensor, layer)` gives a shared `K` its weights."""
-        return self.spectral.batched(v, joint) + self.pointwise.batched(v)
+        """The block on `v`; `joint = (tensor, layer)` gives a shared `K` its weights; `last`:
+        the last block (no activation inside)."""
+        x = self.spectral.batched(v, joint)
+        if self.norms is not None:
+            x = self.norms[0](x)
+        if self.pointwise is not None:
+            x = x + self.pointwise.batched(v)
+        if self.mlp is not None:
+            x = self.mlp.batched(x if last else self.activation(x))
+            if self.mlp_skip is not None:
+                x = x + self.mlp_skip.batched(v)
+        if self.norms is not None:
+            x = self.norms[1](x)
+        return x
 
 
 @recorded
@@ -83,11 +123,16 @@ class FNO(AbstractGridOperator):
 
     With `in_channels=1, out_channels=1, modes=(12, 12), width=32, depth=4,
     projection_channels=128` this is the paper's Darcy model: 2,368,001 parameters.
+
+    The options of neuraloperator 2.0's FNO (a channel MLP in each block, soft-gated or linear
+    skips, normalization, a two-layer lifting, a biased spectral layer with normal weights, the
+    periodic grid embedding, padding on both sides) rebuild its models; `FNO.neuralop` sets its
+    defaults.
     """
 
     arguments: str = eqx.field(static=True, repr=False)  # see `recorded`
 
-    lifting: PointwiseLinear
+    lifting: PointwiseLinear | PointwiseMLP
     layers: tuple[FourierLayer, ...]
     joint: FactorizedWeight | None
     projection: PointwiseMLP
@@ -97,6 +142,8 @@ class FNO(AbstractGridOperator):
     append_grid: bool = eqx.field(static=True)
     padding: tuple[float, ...] = eqx.field(static=True)
     activation: Callable[[Array], Array] = eqx.field(static=True)
+    grid: str = eqx.field(static=True)
+    padding_sides: str = eqx.field(static=True)
 
     def __init__(
         self,
@@ -114,6 +161,16 @@ class FNO(AbstractGridOperator):
         factorization: str | None = None,
         rank: float = 0.1,
         joint_factorization: bool = False,
+        lifting_channels: int | None = None,
+        channel_mlp: float | None = None,
+        skip: str = "linear",
+        skip_bias: bool = True,
+        channel_mlp_skip: str = "soft-gating",
+        norm: str | None = None,
+        spectral_bias: bool = False,
+        init: str = "li",
+        grid: str = "closed",
+        padding_sides: str = "high",
         key: PRNGKeyArray,
         dtype=None,
     ):
@@ -139,6 +196,23 @@ class FNO(AbstractGridOperator):
         - `joint_factorization`: one factorized tensor `(depth, width, width, *modes)` for the
           Fourier weights of all layers (MG-TFNO's global factorization; `rank` is then the
           fraction of the whole stack), each layer contracting its slice through the factors.
+
+        The block options (defaults: the paper's scripts; `FNO.neuralop`: neuraloperator 2.0's):
+
+        - `lifting_channels`: a two-layer lifting `(in + d) → lifting_channels → width` with the
+          activation between (`None`: one linear map).
+        - `channel_mlp`: a pointwise MLP `width → round(channel_mlp · width) → width` in each
+          block after the skip sum, with its own skip `channel_mlp_skip` from the block input.
+        - `skip`, `channel_mlp_skip`: `"linear"`, `"soft-gating"`, `"identity"` or `"none"`;
+          `skip_bias`: whether the linear skip has a bias.
+        - `norm`: `None`, `"group"` or `"instance"`, after the spectral convolution and at the
+          block's end (see `FourierLayer`).
+        - `spectral_bias`, `init`: a bias on the spectral convolutions and their initialization
+          (`"li"` or `"normal"`, see `SpectralConv`).
+        - `grid`: the appended coordinates, `"closed"` (`linspace(0, 1, n)`, the paper's) or
+          `"periodic"` (`i / n`, neuraloperator's).
+        - `padding_sides`: `"high"` (the paper's) or `"both"` (neuraloperator's symmetric
+          domain padding).
         - `key`: PRNG key for the initialization.
         - `dtype`: real dtype of the parameters.
         """
@@ -156,9 +230,20 @@ class FNO(AbstractGridOperator):
             )
         if joint_factorization and factorization is None:
             raise ValueError("joint_factorization needs factorization='tucker' or 'cp'")
+        if grid not in ("closed", "periodic") or padding_sides not in ("high", "both"):
+            raise ValueError(
+                f"grid must be 'closed' or 'periodic' and padding_sides 'high' or 'both'; got "
+                f"{grid!r}, {padding_sides!r}"
+            )
         key_p, key_q, *keys = jax.random.split(key, depth + 2)
         lifted_channels = in_channels + (len(modes) if append_grid else 0)
-        self.lifting = PointwiseLinear(lifted_channels, width, key=key_p, dtype=dtype)
+        if lifting_channels is None:
+            self.lifting = PointwiseLinear(lifted_channels, width, key=key_p, dtype=dtype)
+        else:
+            self.lifting = PointwiseMLP(
+                lifted_channels, [lifting_channels], width, activation=activation, key=key_p,
+                dtype=dtype,
+            )  # fmt: skip
         self.layers = tuple(
             FourierLayer(
                 width,
@@ -167,6 +252,14 @@ class FNO(AbstractGridOperator):
                 factorization=factorization,
                 rank=rank,
                 shared=joint_factorization,
+                skip=skip,
+                skip_bias=skip_bias,
+                channel_mlp=channel_mlp,
+                channel_mlp_skip=channel_mlp_skip,
+                norm=norm,
+                spectral_bias=spectral_bias,
+                init=init,
+                activation=activation,
                 key=k,
                 dtype=dtype,
             )
@@ -193,6 +286,49 @@ class FNO(AbstractGridOperator):
         self.append_grid = append_grid
         self.padding = padding
         self.activation = activation
+        self.grid = grid
+        self.padding_sides = padding_sides
+
+    @classmethod
+    def neuralop(
+        cls,
+        n_modes: Sequence[int],
+        in_channels: int,
+        out_channels: int,
+        hidden_channels: int,
+        n_layers: int = 4,
+        *,
+        lifting_channel_ratio: float = 2,
+        projection_channel_ratio: float = 2,
+        domain_padding: float = 0.0,
+        norm: str | None = None,
+        key: PRNGKeyArray,
+        **options,
+    ) -> "FNO":
+        """neuraloperator 2.0's `FNO(n_modes, in_channels, out_channels, hidden_channels,
+        n_layers)` with its defaults: a two-layer lifting and projection (`ratio · hidden`
+        channels), a channel MLP of half the width with a soft-gated skip in each block, linear
+        skips without bias, biased spectral layers with normal weights, the periodic grid
+        embedding, symmetric domain padding. `n_modes` counts modes as neuraloperator does (all
+        kept frequencies per axis, even numbers; the last axis keeps `n // 2 + 1` of its real
+        FFT), so `n_modes=(24, 24)` is `modes=(12, 13)` here. `options` override any `FNO`
+        argument (`factorization`, `rank`, ...).
+
+        With `n_modes=(16, 16), hidden_channels=24` on one channel in and out, neuraloperator
+        counts 671,113 parameters; so does this."""
+        n_modes = tuple(int(n) for n in n_modes)
+        if any(n % 2 for n in n_modes[:-1]) or min(n_modes) < 2:
+            raise ValueError(f"n_modes must be even on every axis but the last, got {n_modes}")
+        modes = (*(n // 2 for n in n_modes[:-1]), n_modes[-1] // 2 + 1)
+        settings = dict(
+            width=hidden_channels, depth=n_layers,
+            projection_channels=int(projection_channel_ratio * hidden_channels),
+            lifting_channels=int(lifting_channel_ratio * hidden_channels) or None,
+            channel_mlp=0.5, skip="linear", skip_bias=False, channel_mlp_skip="soft-gating",
+            norm=norm, spectral_bias=True, init="normal", grid="periodic",
+            padding=domain_padding, padding_sides="both",
+        )  # fmt: skip
+        return cls(in_channels, out_channels, modes, **{**settings, **options}, key=key)
 
     @property
     def compression_ratio(self) -> float:
@@ -217,12 +353,15 @@ class FNO(AbstractGridOperator):
                 f"{len(self.modes)} spatial axes); got a sample of shape {a.shape[1:]}."
             )
         widths = padding_widths(a.shape[2:], self.padding)
-        check_modes_fit(self.modes, [n + w for n, w in zip(a.shape[2:], widths)])
-        x = append_coordinates(a) if self.append_grid else a
-        v = pad_high(self.lifting.batched(x), widths)
+        sides = 2 if self.padding_sides == "both" else 1
+        check_modes_fit(self.modes, [n + sides * w for n, w in zip(a.shape[2:], widths)])
+        x = append_coordinates(a, self.grid == "periodic") if self.append_grid else a
+        pad, crop = (pad_both, crop_both) if sides == 2 else (pad_high, crop_high)
+        v = pad(self.lifting.batched(x), widths)
+        last = len(self.layers) - 1
         for index, layer in enumerate(self.layers):
             joint = None if self.joint is None else (self.joint, index)
-            v = layer.batched(v, joint)
-            if index < len(self.layers) - 1:
+            v = layer.batched(v, joint, last=index == last)
+            if index < last:
                 v = self.activation(v)
-        return self.projection.batched(crop_high(v, widths))
+        return self.projection.batched(crop(v, widths))

@@ -36,6 +36,7 @@ FNO_FIELD = {"name": "fno", "modes": [3, 3], "width": 4, "depth": 1, "projection
 CASES = {
     "fno": {k: v for k, v in FNO_FIELD.items() if k != "name"},
     "tfno": {"modes": [3, 3], "width": 4, "depth": 2, "rank": 0.5},
+    "fno_neuralop": {"n_modes": [4, 4], "hidden_channels": 4, "n_layers": 2, "norm": "group"},
     "t1": {"modes": [3, 3], "width": 4, "depth": 1},
     "mgno": {"width": 4, "depth": 1, "levels": 2},
     "mg_tfno": {"modes": [2, 2], "width": 4, "depth": 2, "levels": 1, "padding": 0.125},
@@ -49,7 +50,7 @@ CASES = {
 }
 # The families whose papers claim one operator at every grid (zero-shot super-resolution); MgNO
 # runs at other grids but is built for one, DGNO's encoder reads one fixed grid.
-RESOLUTION_FREE = {"fno", "tfno", "t1", "operator_ode", "sfno"}
+RESOLUTION_FREE = {"fno", "fno_neuralop", "tfno", "t1", "operator_ode", "sfno"}
 # Loss options where the paper's would make the tests slow or float32-noisy (DGNO: 100 test
 # functions of radius 1e-4, whose gradients scale as 1/R).
 LOSS_OPTIONS = {"dgno": {"centres": 4, "radius": 0.1}}

@@ -95,3 +95,45 @@ def test_batched_vmap_and_both_transforms_agree(getkey):
     np.testing.assert_allclose(fft.batched(batch), looped, atol=1e-5)
     np.testing.assert_allclose(jax.vmap(fft)(batch), looped, atol=1e-5)
     np.testing.assert_allclose(dft.batched(batch), looped, atol=1e-5)
+
+
+def test_neuraloperator_defaults_rebuild_its_parameter_count(getkey):
+    """neuraloperator 2.0.0's `FNO(n_modes=(16, 16), in_channels=1, out_channels=1,
+    hidden_channels=24)` counts 671,113 parameters (complex ones twice), measured with it
+    installed; `benchmarks/neuralop_parity.py` also matches its outputs on copied weights."""
+    model = jsm.FNO.neuralop((16, 16), 1, 1, 24, key=getkey())
+    assert jsm.count_parameters(model) == 671_113
+    assert model.layers[0].spectral.modes == (8, 9)  # n_modes counts every kept frequency
+    with pytest.raises(ValueError, match="even"):
+        jsm.FNO.neuralop((15, 16), 1, 1, 24, key=getkey())
+
+
+def test_the_block_options_compose_as_neuraloperator_orders_them(getkey):
+    """norm₁(K v) + W v, the activation, MLP + gate · v, norm₂: the block recomputed from its
+    parts, with group norms; a soft gate starts as the identity."""
+    model = jsm.FNO.neuralop((6, 6), 1, 1, 8, n_layers=2, norm="group", key=getkey())
+    layer = model.layers[0]
+    v = jax.random.normal(getkey(), (2, 8, 12, 12))
+
+    def group_norm(x):
+        mean = x.mean(axis=(1, 2, 3), keepdims=True)
+        return (x - mean) / jnp.sqrt(x.var(axis=(1, 2, 3), keepdims=True) + 1e-5)
+
+    x = group_norm(layer.spectral.batched(v)) + layer.pointwise.batched(v)
+    x = layer.mlp.batched(jsm.nn.gelu(x)) + v  # the gate starts at one
+    np.testing.assert_allclose(layer.batched(v), group_norm(x), rtol=1e-5, atol=1e-5)
+    last = layer.mlp.batched(group_norm(layer.spectral.batched(v)) + layer.pointwise.batched(v))
+    np.testing.assert_allclose(layer.batched(v, last=True), group_norm(last + v), atol=1e-5)
+
+
+def test_periodic_grid_and_padding_on_both_sides(getkey):
+    """The periodic embedding is `i / n`; padding on both sides is cropped away again, and the
+    model still maps a grid and a finer one to the same function."""
+    coordinates = jsm.nn.grid_coordinates((4, 4), periodic=True)
+    np.testing.assert_allclose(coordinates[0, :, 0], [0, 0.25, 0.5, 0.75])
+    model = jsm.FNO.neuralop((4, 4), 1, 1, 8, domain_padding=0.25, key=getkey())
+    x = jnp.sin(2 * jnp.pi * jnp.arange(32) / 32)[None, None, :, None] * jnp.ones((1, 1, 32, 32))
+    fine, coarse = model.batched(x), model.batched(x[..., ::2, ::2])
+    assert fine.shape == x.shape
+    error = jnp.linalg.norm(fine[..., ::2, ::2] - coarse) / jnp.linalg.norm(coarse)
+    assert error < 0.05, error
