@@ -1,5 +1,5 @@
-"""The `jaxsciml` command: datagen, train, evaluate, plot, models, check, demo. Each calls the
-library."""
+"""The `jaxsciml` command: datagen, train, evaluate, refine, plot, models, check, demo. Each
+calls the library."""
 
 import argparse
 import inspect
@@ -168,6 +168,20 @@ def _evaluate(args) -> None:
     print(json.dumps(scores))
 
 
+def _refine(args) -> None:
+    from jaxsciml.refiner import refine_run
+
+    source = Path(args.run_dir)
+    out = args.out or (source.parent if source.is_file() else source)
+    settings = dict(steps=args.steps, weight_learning_rate=args.weight_learning_rate,
+                    bias_learning_rate=args.bias_learning_rate)  # fmt: skip
+    options = _format_options(args.option) if args.option else None
+    report = refine_run(
+        args.run_dir, args.data, skip=args.skip, n=args.n, out=out, options=options, **settings
+    )
+    print(json.dumps({k: v for k, v in report.items() if k != "samples"}))
+
+
 def _format_options(texts: list[str]) -> dict:
     """`--option key=value` flags as a dict, each value read as TOML (bare words: strings)."""
     from jaxsciml.config import toml_value
@@ -285,6 +299,24 @@ def parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     )
     _add_format_flags(ev, "the dataset's format (default: the run's [data] format, or recognised)")
     ev.set_defaults(run=_evaluate)
+
+    rf = commands.add_parser(
+        "refine",
+        help="Spectral-Refiner: refine a trained SFNO on each Navier-Stokes window (no target)",
+    )
+    rf.add_argument("run_dir", help="a run directory of an SFNO, or its .jsm file")
+    rf.add_argument("data", help="a datagen navier_stokes dataset (windows as the run cuts them)")
+    rf.add_argument("--skip", type=NON_NEGATIVE, default=0, help="leave out the first windows")
+    rf.add_argument("--n", type=POSITIVE, default=None, help="refine n windows only")
+    rf.add_argument("--steps", type=NON_NEGATIVE, default=50, help="Adam steps per window")
+    rf.add_argument("--weight-learning-rate", type=float, default=1e-4)
+    rf.add_argument("--bias-learning-rate", type=float, default=0.2)
+    rf.add_argument("--out", help="where refinement-<data>.json goes (default: the run)")
+    rf.add_argument(
+        "--option", action="append", default=[], metavar="KEY=VALUE",
+        help="how windows are cut, instead of the run's: n_steps_input=10, n_steps_output=20",
+    )  # fmt: skip
+    rf.set_defaults(run=_refine)
 
     cv = commands.add_parser(
         "convert", help="write a dataset in The Well's layout (or as datagen shards)"
