@@ -169,20 +169,22 @@ class SpaceTimeSpectralConv(eqx.Module):
                     out = out.at[..., new_x, new_y, :mt].set(array[..., old_x, old_y, :])
             return out
 
-        grown = eqx.tree_at(
-            lambda c: (c.weight_real, c.weight_imag),
-            self,
-            (grow(self.weight_real), grow(self.weight_imag)),
-        )
-        if self.bias_real is not None:
-            grown = eqx.tree_at(
-                lambda c: (c.bias_real, c.bias_imag),
-                grown,
-                (grow(self.bias_real), grow(self.bias_imag)),
-            )
-        # `tree_at` made `grown` a new module; its static `modes` is set before anyone sees it
-        object.__setattr__(grown, "modes", modes)
-        return grown
+        in_channels, out_channels = self.weight_real.shape[:2]
+        grown = SpaceTimeSpectralConv(
+            in_channels,
+            out_channels,
+            modes,
+            bias=self.bias_real is not None,
+            delta=self.delta,
+            key=jax.random.key(0),
+            dtype=self.weight_real.dtype,
+        )  # a skeleton: every array is replaced below
+        arrays = [grow(self.weight_real), grow(self.weight_imag)]
+        if self.bias_real is None:
+            return eqx.tree_at(lambda c: (c.weight_real, c.weight_imag), grown, tuple(arrays))
+        arrays += [grow(self.bias_real), grow(self.bias_imag)]
+        parts = lambda c: (c.weight_real, c.weight_imag, c.bias_real, c.bias_imag)  # noqa: E731
+        return eqx.tree_at(parts, grown, tuple(arrays))
 
 
 class LayerNorm(eqx.Module):
