@@ -309,8 +309,14 @@ def parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     rf.add_argument("--skip", type=NON_NEGATIVE, default=0, help="leave out the first windows")
     rf.add_argument("--n", type=POSITIVE, default=None, help="refine n windows only")
     rf.add_argument("--steps", type=NON_NEGATIVE, default=50, help="Adam steps per window")
-    rf.add_argument("--weight-learning-rate", type=float, default=1e-4)
-    rf.add_argument("--bias-learning-rate", type=float, default=0.2)
+    rf.add_argument(
+        "--weight-learning-rate", type=float, default=1e-4,
+        help="Adam's rate for the output layer's weights (default 1e-4, the paper's)",
+    )  # fmt: skip
+    rf.add_argument(
+        "--bias-learning-rate", type=float, default=0.2,
+        help="Adam's rate for its spectral bias (default 0.2, the paper's)",
+    )  # fmt: skip
     rf.add_argument("--out", help="where refinement-<data>.json goes (default: the run)")
     rf.add_argument(
         "--option", action="append", default=[], metavar="KEY=VALUE",
