@@ -57,7 +57,7 @@ class ChannelNorm(eqx.Module):
     kind: str = eqx.field(static=True)
     eps: float = eqx.field(static=True, default=1e-5)
 
-    def __init__(self, kind: str, width: int, dtype=None):
+    def __init__(self, kind: str, width: int, dtype=None, eps: float = 1e-5):
         if kind not in NORMS:
             raise ValueError(f"norm must be one of {NORMS} or None, got {kind!r}")
         dtype = jnp.zeros(()).dtype if dtype is None else dtype
@@ -65,6 +65,7 @@ class ChannelNorm(eqx.Module):
         self.weight = jnp.ones(width, dtype) if affine else None
         self.bias = jnp.zeros(width, dtype) if affine else None
         self.kind = kind
+        self.eps = eps
 
     def __call__(self, x: Float[Array, " b c *grid"]) -> Float[Array, " b c *grid"]:
         axes = tuple(range(1 if self.kind == "group" else 2, x.ndim))

@@ -40,6 +40,7 @@ from jaxtyping import Array, Complex, Float, PRNGKeyArray
 from jaxsciml.nn import initializers
 from jaxsciml.nn.activations import gelu
 from jaxsciml.nn.base import AbstractGridOperator
+from jaxsciml.nn.blocks import ChannelNorm
 from jaxsciml.nn.pointwise import PointwiseLinear, PointwiseMLP
 from jaxsciml.nn.spectral import check_modes_fit, truncate_spectrum
 from jaxsciml.operators.files import recorded
@@ -187,23 +188,6 @@ class SpaceTimeSpectralConv(eqx.Module):
         return eqx.tree_at(parts, grown, tuple(arrays))
 
 
-class LayerNorm(eqx.Module):
-    """Normalization over every channel and grid point of a sample (a group norm with one
-    group), with a per-channel scale and shift: the reference's `LayerNormnd`."""
-
-    weight: Float[Array, " c"]
-    bias: Float[Array, " c"]
-    eps: float = eqx.field(static=True, default=1e-7)
-
-    def __call__(self, x: Float[Array, "b c *grid"]) -> Float[Array, "b c *grid"]:
-        axes = tuple(range(1, x.ndim))
-        mean = jnp.mean(x, axis=axes, keepdims=True)
-        variance = jnp.var(x, axis=axes, keepdims=True)
-        shape = (1, -1) + (1,) * (x.ndim - 2)
-        normalized = (x - mean) / jnp.sqrt(variance + self.eps)
-        return normalized * self.weight.reshape(shape) + self.bias.reshape(shape)
-
-
 def positional_encoding(
     width: int, shape: tuple[int, int, int], beta: float, dtype
 ) -> Float[Array, "width nx ny nt"]:
@@ -247,7 +231,7 @@ class SFNO(AbstractGridOperator):
 
     arguments: str = eqx.field(static=True, repr=False)  # see `recorded`
 
-    norm: LayerNorm
+    norm: ChannelNorm  # the reference's `LayerNormnd`: a group norm with one group
     lifting: PointwiseLinear
     lifting_spectral: SpaceTimeSpectralConv
     lifting_mlp: PointwiseMLP
@@ -297,7 +281,7 @@ class SFNO(AbstractGridOperator):
         hidden = [channel_expansion * width]
         keys = iter(jax.random.split(key, 5 + 3 * (depth - 1)))
         dtype = jnp.zeros(()).dtype if dtype is None else dtype
-        self.norm = LayerNorm(jnp.ones(width, dtype), jnp.zeros(width, dtype))
+        self.norm = ChannelNorm("group", width, dtype, eps=1e-7)
         self.lifting = PointwiseLinear(width, width, key=next(keys), dtype=dtype)
         self.lifting_spectral = SpaceTimeSpectralConv(
             width, width, space_time, key=next(keys), dtype=dtype

@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from datagen.problems.navier_stokes import fno_forcing
+from datagen.problems.navier_stokes import fno_forcing, wavenumbers
 
 
 @functools.cache
@@ -53,15 +53,6 @@ def time_derivative_matrix(frames: int, order: int = 4) -> np.ndarray:
         rhs = (powers == 1).astype(float)  # d/dt of t^p at 0
         matrix[i, start : start + order + 1] = np.linalg.solve(vandermonde, rhs)
     return matrix
-
-
-def _angular_wavenumbers(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """`(ξ_x, ξ_y)` `(n, n//2 + 1)` of an `rfft2` on the unit torus."""
-    return np.meshgrid(
-        2 * np.pi * np.fft.fftfreq(n, 1.0 / n),
-        2 * np.pi * np.fft.rfftfreq(n, 1.0 / n),
-        indexing="ij",
-    )
 
 
 def _coefficients(w: Float[Array, "... n n"]) -> Array:
@@ -116,7 +107,7 @@ def residual_coefficients(
     if forcing is not None and forcing.shape != (n, n):
         raise ValueError(f"forcing {forcing.shape} must be on the frames' grid ({n}, {n})")
     size = 2 * n
-    xi_x, xi_y = _angular_wavenumbers(size)
+    xi_x, xi_y = wavenumbers(size)
     xi2_grid = xi_x**2 + xi_y**2
     xi_x, xi_y, xi2 = (jnp.asarray(k, w.dtype) for k in (xi_x, xi_y, xi2_grid))
     w_hat = _pad_coefficients(_coefficients(w), size)
@@ -213,7 +204,7 @@ def gronwall_error_bound(
         raise ValueError("the bound needs a positive viscosity")
     eta = vorticity_error_estimator(w, frame_interval, viscosity, forcing, order=order)
     n = w.shape[-1]
-    xi_x, xi_y = (jnp.asarray(k, w.dtype) for k in _angular_wavenumbers(n))
+    xi_x, xi_y = (jnp.asarray(k, w.dtype) for k in wavenumbers(n))
     hat = _coefficients(w)
     gradient = (
         jnp.sqrt(
