@@ -1,5 +1,8 @@
 """Helpers shared by the benchmark scripts."""
 
+import os
+import platform
+import sys
 from importlib.metadata import PackageNotFoundError, version
 
 
@@ -12,6 +15,13 @@ def package_versions(names) -> dict[str, str]:
         except PackageNotFoundError:
             found[name] = "not installed"
     return found
+
+
+def print_run_header(packages) -> None:
+    """Print the command that ran the benchmark and the machine with the `packages`' versions."""
+    print("command:", " ".join([os.path.basename(sys.executable), *sys.argv]))
+    print("machine:", platform.processor() or platform.machine(), os.cpu_count(), "CPUs;",
+          package_versions(packages))  # fmt: skip
 
 
 def interleaved_times(calls: dict, rounds: int, reps: int = 1) -> dict[str, dict[str, float]]:

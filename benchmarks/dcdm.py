@@ -18,15 +18,13 @@ data-driven baseline of krylov.md §5.2). Single-threaded BLAS; the network runs
 """
 
 import argparse
-import os
-import platform
 import sys
 import time
 
 import numpy as np
 import pyamg
 import scipy.sparse.linalg as spla
-from common import package_versions
+from common import print_run_header
 from threadpoolctl import threadpool_limits
 
 from datagen.dcdm_network import network_direction, train_direction_network
@@ -110,9 +108,7 @@ def main():
     sizes = args.sizes or ([16, 24, 32] if dim == 3 else [32, 64] if args.quick else [64, 128, 256])
     steps = args.steps or (1000 if dim == 3 else 1500 if args.quick else 3000)
     power = "²" if dim == 2 else "³"
-    print("command:", " ".join([os.path.basename(sys.executable), *sys.argv]))
-    print("machine:", platform.processor() or platform.machine(), os.cpu_count(), "CPUs;",
-          package_versions(["jax", "numpy", "scipy", "pyamg"]))  # fmt: skip
+    print_run_header(["jax", "numpy", "scipy", "pyamg"])
     for family in args.families:
         reference, _ = system(family, train_size, 0, dim)
         start = time.perf_counter()

@@ -11,14 +11,11 @@ reports relative L2 0.0160 at s = 1024 and 0.0149 at s = 256.
 """
 
 import argparse
-import os
-import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from common import package_versions
+from common import print_run_header
 
 from jaxsciml import config as jconfig, experiment
 
@@ -34,9 +31,7 @@ def main():
     parser.add_argument("--epochs", type=int, default=None, help="default: the paper's 500")
     parser.add_argument("--data", default="data/burgers1024", help="made here when missing")
     args = parser.parse_args()
-    print("command:", " ".join([os.path.basename(sys.executable), *sys.argv]))
-    print("machine:", platform.processor() or platform.machine(), os.cpu_count(), "CPUs;",
-          package_versions(["jax", "jaxsciml"]))  # fmt: skip
+    print_run_header(["jax", "jaxsciml"])
     rows = []
     for stride in args.strides:
         for seed in args.seeds:

@@ -16,8 +16,6 @@ every `epochs/5`, batch 20, the relative L2 loss; one seed unless `--seeds`.
 
 import argparse
 import os
-import platform
-import sys
 import time
 
 import equinox as eqx
@@ -25,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from common import package_versions
+from common import print_run_header
 
 import datagen
 import jaxsciml as jsm
@@ -107,14 +105,12 @@ def main():
     parser.add_argument("--padding", type=float, default=0.0625)
     parser.add_argument("--seeds", type=int, nargs="*", default=[0])
     args = parser.parse_args()
-    print("command:", " ".join([os.path.basename(sys.executable), *sys.argv]))
-    print("machine:", platform.processor() or platform.machine(), os.cpu_count(), "CPUs;",
-          package_versions(["jax", "jaxsciml"]))  # fmt: skip
+    print_run_header(["jax", "jaxsciml"])
     total = args.train + args.test
     if not os.path.exists(args.data):
         make_data(args.data, total)
     data = jsm.data.load(args.data)
-    frames = np.stack([np.asarray(data[i].outputs) for i in range(total)])
+    frames = data.read(np.arange(total)).outputs
     inputs, targets = frames[:, :T_IN], frames[:, T_IN:]
     train = from_arrays(inputs[: args.train], targets[: args.train])
     test = from_arrays(inputs[args.train :], targets[args.train :])

@@ -16,15 +16,13 @@ Needs neuraloperator (`pip install -e ".[peers]"`):
 
 import argparse
 import os
-import platform
-import sys
 import time
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from common import package_versions
+from common import print_run_header
 
 import datagen
 import jaxsciml as jsm
@@ -82,9 +80,8 @@ def darcy(path: str, samples: int) -> tuple[np.ndarray, np.ndarray]:
     if not os.path.exists(path):
         datagen.generate("darcy", samples, path, resolution=32, seed=0)
     data = jsm.data.load(path)
-    inputs = np.stack([np.asarray(data[i].inputs) for i in range(samples)])
-    outputs = np.stack([np.asarray(data[i].outputs) for i in range(samples)])
-    return inputs, outputs
+    batch = data.read(np.arange(samples))
+    return batch.inputs, batch.outputs
 
 
 def relative_l2(prediction, target) -> float:
@@ -126,9 +123,7 @@ def main():
     from neuralop.models import FNO as ReferenceFNO
 
     torch.set_num_threads(os.cpu_count())
-    print("command:", " ".join([os.path.basename(sys.executable), *sys.argv]))
-    print("machine:", platform.processor() or platform.machine(), os.cpu_count(), "CPUs;",
-          package_versions(["jax", "jaxsciml", "torch", "neuraloperator"]))  # fmt: skip
+    print_run_header(["jax", "jaxsciml", "torch", "neuraloperator"])
     inputs, outputs = darcy(args.data, args.train + args.test)
     train_x, train_y = inputs[: args.train, :, ::2, ::2], outputs[: args.train, :, ::2, ::2]
     test = {16: (inputs[args.train :, :, ::2, ::2], outputs[args.train :, :, ::2, ::2]),

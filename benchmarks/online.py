@@ -21,8 +21,6 @@ throughput alone for 0, 1, 2, ... solver processes.
 
 import argparse
 import os
-import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -30,7 +28,7 @@ from pathlib import Path
 import jax
 import numpy as np
 import optax
-from common import package_versions
+from common import print_run_header
 
 import datagen
 import jaxsciml as jsm
@@ -124,9 +122,7 @@ def main():
     parser.add_argument("--seeds", type=int, default=2)
     args = parser.parse_args()
     s = settings(args.quick)
-    print("command:", " ".join([os.path.basename(sys.executable), *sys.argv]))
-    print("machine:", platform.processor() or platform.machine(), os.cpu_count(), "CPUs;",
-          package_versions(["jax", "jaxsciml"]))  # fmt: skip
+    print_run_header(["jax", "jaxsciml"])
     print("settings:", s)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

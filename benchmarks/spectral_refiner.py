@@ -17,15 +17,13 @@ count; these numbers do not).
 
 import argparse
 import os
-import platform
-import sys
 import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from common import package_versions
+from common import print_run_header
 
 import datagen
 import jaxsciml as jsm
@@ -49,7 +47,7 @@ def make_data(path: str, samples: int, frames: int) -> None:
 def windows(path: str, warmup: int, out: int) -> np.ndarray:
     """Trajectories `(n, 10 + out, 32, 32)` after `warmup` recorded frames."""
     data = jsm.data.load(path)
-    outputs = np.stack([np.asarray(data[i].outputs) for i in range(len(data))])
+    outputs = data.read(np.arange(len(data))).outputs
     return outputs[:, warmup : warmup + T_IN + out]
 
 
@@ -85,9 +83,7 @@ def main():
     parser.add_argument("--weight-learning-rate", type=float, default=1e-4)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    print("command:", " ".join([os.path.basename(sys.executable), *sys.argv]))
-    print("machine:", platform.processor() or platform.machine(), os.cpu_count(), "CPUs;",
-          package_versions(["jax", "jaxsciml"]))  # fmt: skip
+    print_run_header(["jax", "jaxsciml"])
     total = args.train + args.test
     if not os.path.exists(args.data):
         make_data(args.data, total, args.warmup + T_IN + args.out)
