@@ -49,13 +49,15 @@ checkpoint_every = 10
 keep = 3
 loss = ""                  # "" = the family's paper loss; relative_l2, mse, frequency_relative_l2,
                            # physics (weights: loss_options = {residual_weight = 1e-4}), sobolev
-                           # (periodic fields, loss_options = {s = -1.0}: Spectral-Refiner's),
+                           # (periodic fields, loss_options = {s = -1.0}: Spectral-Refiner's;
+                           # {s = 1.0, lengths = 6.283185307179586, cutoff = 20}: MgNO's H1),
                            # vorticity_residual (no target: the Navier-Stokes estimator,
                            # {viscosity = 1e-3, frame_interval = 0.2, forcing = "fno"})
 optimizer = ""             # "" = the family's recipe; fno_adam (Adam, L2 weight decay, step
                            # decay), adam, adamw, adam_step_decay (no weight decay),
                            # adamw_step_decay (decoupled weight decay, step decay),
-                           # adam_one_cycle (one cosine cycle peaking at learning_rate)
+                           # adam_one_cycle (one cosine cycle peaking at learning_rate),
+                           # mgno_adam (L2 weight decay, one cycle over the epochs)
 loggers = []               # besides RUN/metrics.jsonl: "tensorboard" (RUN/tensorboard), "wandb"
 wandb = {}                 # wandb.init options: {project = "darcy", mode = "offline"}
 ```
@@ -150,6 +152,7 @@ OPTIMIZERS = (
     "adam_step_decay",
     "adamw_step_decay",
     "adam_one_cycle",
+    "mgno_adam",
 )
 
 

@@ -44,7 +44,7 @@ from jaxsciml.physics import (
     allen_cahn_reference,
 )
 from jaxsciml.report import FIGURES, read_history, write_evaluation, write_run_report
-from jaxsciml.train import Checkpointing, Evaluation, evaluate, fit, fno_adam, restore_model
+from jaxsciml.train import Checkpointing, Evaluation, evaluate, fit, fno_adam, mgno_adam, restore_model
 
 
 LOSSES = {
@@ -269,6 +269,8 @@ def optimizer_for(config: Config, steps_per_epoch: int) -> optax.GradientTransfo
         total = max(2, t.epochs * steps_per_epoch)
         return optax.adam(optax.cosine_onecycle_schedule(
             total, t.learning_rate, div_factor=1e3, final_div_factor=1e4))  # fmt: skip
+    if name == "mgno_adam":  # MgNO's darcy.py: one cycle over epochs, coupled weight decay
+        return mgno_adam(steps_per_epoch, t.epochs, t.learning_rate, weight_decay=t.weight_decay)
     if name == "adamw_step_decay":  # decoupled weight decay, scaled by the learning rate
         return optax.adamw(step_decay, weight_decay=t.weight_decay)
     return fno_adam(

@@ -88,6 +88,7 @@ def sobolev_norm(
     lengths: float | tuple[float, ...] = 1.0,
     shift: float = 1.0,
     homogeneous: bool = False,
+    cutoff: int | None = None,
 ) -> Float[Array, ""]:
     """`‖u‖_{H^s}` of a periodic field, exactly through Parseval: `u` holds samples at the
     points `j L / N` (`j = 0 … N−1`) of the period `[0, L)` on every axis (`lengths`: `L`, one
@@ -100,7 +101,9 @@ def sobolev_norm(
     `L²(0, T; H^s)` of a trajectory). `s = 0` is the L2 norm; `s < 0` a negative Sobolev norm,
     which weighs the low frequencies of an error: Spectral-Refiner's loss is `s = −1` (its code
     takes `shift = 0.1`). `homogeneous=True` takes `|ξ_k|^{2s}` and leaves out the mean
-    (`k = 0`): the seminorm of mean-free fields.
+    (`k = 0`): the seminorm of mean-free fields. `cutoff`: on each axis, the integer
+    wavenumbers `|k_i| ≥ cutoff` add nothing to `|ξ_k|²` (MgNO's H1 loss is `s = 1`,
+    `lengths = 2π`, so that `ξ_k = k`, with `cutoff = 20`).
     """
     spatial = u.shape[1:]
     lengths = (lengths,) * len(spatial) if isinstance(lengths, int | float) else tuple(lengths)
@@ -108,9 +111,11 @@ def sobolev_norm(
         raise ValueError(f"{len(lengths)} lengths for a field on {len(spatial)} axes")
     axes = tuple(range(1, u.ndim))
     coefficients = jnp.fft.fftn(u, axes=axes) / np.prod(spatial)
-    frequencies = [
-        2 * np.pi * np.fft.fftfreq(n, d=length / n) for n, length in zip(spatial, lengths)
-    ]
+    frequencies = []
+    for n, length in zip(spatial, lengths):
+        wavenumbers = np.fft.fftfreq(n, d=1 / n)
+        kept = np.ones(n, bool) if cutoff is None else np.abs(wavenumbers) < cutoff
+        frequencies.append(np.where(kept, 2 * np.pi * wavenumbers / length, 0.0))
     squared = sum(
         jnp.reshape(f**2, [-1 if a == i else 1 for a in range(len(spatial))])
         for i, f in enumerate(frequencies)
@@ -136,16 +141,25 @@ def relative_sobolev(
 
 class SobolevLoss(eqx.Module):
     """A training loss: the batch mean of `relative_sobolev(prediction, target, s)`, for
-    periodic fields on the unit period (default `s = −1`: the negative Sobolev norm of
-    Spectral-Refiner). `SobolevLoss(s=0.0)` is the relative L2 loss computed in Fourier space."""
+    periodic fields of period `lengths` (default: the unit period; default `s = −1`: the
+    negative Sobolev norm of Spectral-Refiner). `SobolevLoss(s=0.0)` is the relative L2 loss
+    computed in Fourier space; `SobolevLoss(s=1.0, lengths=2π, cutoff=20)` is MgNO's H1 loss."""
 
     s: float = -1.0
     shift: float = 1.0
     homogeneous: bool = False
+    lengths: float | tuple[float, ...] = 1.0
+    cutoff: int | None = None
+
+    def __post_init__(self):
+        if isinstance(self.lengths, list):  # a config file's array
+            object.__setattr__(self, "lengths", tuple(self.lengths))
 
     def __call__(self, model, batch, key) -> Float[Array, ""]:
         del key
-        options = dict(shift=self.shift, homogeneous=self.homogeneous)
+        options = dict(
+            shift=self.shift, homogeneous=self.homogeneous, lengths=self.lengths, cutoff=self.cutoff
+        )
         measure = lambda p, t: relative_sobolev(p, t, self.s, **options)  # noqa: E731
         return batch_mean(measure, batch.predict(model), batch.target)
 

@@ -10,6 +10,7 @@ from jaxsciml.nn.base import (
     AbstractGridOperator as AbstractGridOperator,
     apply_batch as apply_batch,
 )
+from jaxsciml.nn.encoders import ConvEncoder as ConvEncoder
 from jaxsciml.nn.frozen import (
     AbstractFrozen as AbstractFrozen,
     trainable_filter as trainable_filter,

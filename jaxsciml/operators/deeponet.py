@@ -18,6 +18,7 @@ Evaluation is separable: `batched(sensors (B, m), points (P, d))` runs the branc
 function and the trunk once per point, then contracts (`B·P` products, no per-pair network).
 """
 
+import math
 from collections.abc import Callable, Sequence
 
 import equinox as eqx
@@ -25,6 +26,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
+from jaxsciml.nn.encoders import ConvEncoder
 from jaxsciml.operators.base import AbstractBranchTrunkOperator
 from jaxsciml.operators.files import recorded
 
@@ -37,9 +39,13 @@ def glorot_normal_linear(in_size: int, out_size: int, key: PRNGKeyArray) -> eqx.
     return eqx.tree_at(lambda l: (l.weight, l.bias), layer, (weight, jnp.zeros(out_size)))
 
 
-def _layers(sizes: Sequence[int], key: PRNGKeyArray) -> tuple[eqx.nn.Linear, ...]:
+INITS = ("glorot_normal", "uniform")
+
+
+def _layers(sizes: Sequence[int], key: PRNGKeyArray, init: str) -> tuple[eqx.nn.Linear, ...]:
     keys = jax.random.split(key, len(sizes) - 1)
-    return tuple(glorot_normal_linear(a, b, k) for a, b, k in zip(sizes[:-1], sizes[1:], keys))
+    make = glorot_normal_linear if init == "glorot_normal" else eqx.nn.Linear
+    return tuple(make(a, b, key=k) for a, b, k in zip(sizes[:-1], sizes[1:], keys))
 
 
 @recorded
@@ -61,10 +67,19 @@ class MultiONet(AbstractBranchTrunkOperator):
       coefficient decoder pairs a `silu_sin` trunk with a `silu_id` branch); default
       `activation`.
     - `layer_weights`: learn `w_k` (initialised to 0) if true; otherwise all `w_k = 1`.
+    - `init`: the linear layers' initialization, `"glorot_normal"` (zero biases, DeepXDE's) or
+      `"uniform"` (`U(±1/√fan_in)` weights and biases, PyTorch's default, which DGenNO keeps).
+    - `sensor_grid`, `conv_channels`, `encoder_widths`, `conv_kernel`, `conv_stride`: a
+      convolutional encoder before the branch (DGenNO's Darcy MultiONet: the sensors are the
+      whole `sensor_grid`, through unpadded `conv_kernel`-sized convolutions of stride
+      `conv_stride` to `conv_channels`, then linear layers `encoder_widths`, SiLU between them,
+      the last linear; a `ConvEncoder`). Without `conv_channels` and `encoder_widths` the branch
+      reads the sensor values directly.
     """
 
     arguments: str = eqx.field(static=True, repr=False)  # see `recorded`
 
+    encoder: ConvEncoder | None
     branch: tuple[eqx.nn.Linear, ...]
     trunk: tuple[eqx.nn.Linear, ...]
     weights: Float[Array, " l"] | None
@@ -88,8 +103,16 @@ class MultiONet(AbstractBranchTrunkOperator):
         trunk_activation: Callable | None = None,
         layer_weights: bool = True,
         linear_branch_output: bool = False,
+        init: str = "glorot_normal",
+        sensor_grid: Sequence[int] | None = None,
+        conv_channels: Sequence[int] = (),
+        encoder_widths: Sequence[int] = (),
+        conv_kernel: int = 5,
+        conv_stride: int = 2,
         key: PRNGKeyArray,
     ):
+        if init not in INITS:
+            raise ValueError(f"init must be one of {', '.join(INITS)}, got {init!r}")
         depth = min(len(branch_widths), len(trunk_widths))
         if not 1 <= num_outputs <= depth:
             raise ValueError(
@@ -101,9 +124,19 @@ class MultiONet(AbstractBranchTrunkOperator):
                 f"the last {num_outputs} branch and trunk widths must match and be divisible by "
                 f"out_channels={out_channels}; got {list(last_b)} and {list(last_t)}"
             )
-        key_b, key_t = jax.random.split(key)
-        self.branch = _layers([sensors, *branch_widths], key_b)
-        self.trunk = _layers([coordinates, *trunk_widths], key_t)
+        key_b, key_t, key_e = jax.random.split(key, 3)
+        self.encoder = None
+        if conv_channels or encoder_widths:
+            if sensor_grid is None or math.prod(sensor_grid) != sensors:
+                raise ValueError(f"a convolutional encoder needs the sensor_grid whose points "
+                                 f"are the {sensors} sensors, got {sensor_grid}")  # fmt: skip
+            self.encoder = ConvEncoder(
+                sensor_grid, [1, *conv_channels], encoder_widths or [conv_channels[-1]],
+                kernel_size=conv_kernel, stride=conv_stride, key=key_e,
+            )  # fmt: skip
+            sensors = self.encoder.out_features
+        self.branch = _layers([sensors, *branch_widths], key_b, init)
+        self.trunk = _layers([coordinates, *trunk_widths], key_t, init)
         self.weights = jnp.zeros(num_outputs) if layer_weights else None
         self.bias = jnp.zeros(out_channels)
         self.activation = activation
@@ -113,6 +146,8 @@ class MultiONet(AbstractBranchTrunkOperator):
 
     @property
     def sensors(self) -> int:
+        if self.encoder is not None:
+            return math.prod(self.encoder.grid_shape)
         return self.branch[0].in_features
 
     @property
@@ -131,6 +166,8 @@ class MultiONet(AbstractBranchTrunkOperator):
 
     def branch_features(self, sensors: Float[Array, " m"]) -> Float[Array, " l c q"]:
         """The branch net's last `l` layers for one input function."""
+        if self.encoder is not None:
+            sensors = self.encoder(sensors.reshape(1, *self.encoder.grid_shape))
         return jnp.stack(
             self._features(self.branch, sensors, self.activation, self.linear_branch_output)
         )

@@ -31,6 +31,7 @@ from jaxsciml.data.dataset import Batch, Dataset, from_arrays
 from jaxsciml.data.normalize import GaussianNormalizer
 from jaxsciml.nn.activations import silu_id, silu_sin, tanh_sin
 from jaxsciml.nn.base import AbstractGridOperator
+from jaxsciml.nn.encoders import ConvEncoder
 from jaxsciml.nn.frozen import AbstractFrozen
 from jaxsciml.operators.deeponet import MultiONet
 from jaxsciml.operators.files import recorded
@@ -54,8 +55,7 @@ class Encoder(eqx.Module):
     initialized near `log 0.1`.
     """
 
-    convs: tuple[eqx.nn.Conv2d, ...]
-    linears: tuple[eqx.nn.Linear, ...]
+    network: ConvEncoder
     latent: int = eqx.field(static=True)
     gaussian: bool = eqx.field(static=True)
 
@@ -69,34 +69,19 @@ class Encoder(eqx.Module):
         gaussian: bool = False,
         key: PRNGKeyArray,
     ):
-        keys = iter(jax.random.split(key, len(conv_channels) + len(hidden) + 1))
-        channels, shape = [1, *conv_channels], list(grid_shape)
-        self.convs = tuple(
-            eqx.nn.Conv2d(c_in, c_out, 3, stride=2, key=next(keys))
-            for c_in, c_out in zip(channels[:-1], channels[1:])
-        )
-        for _ in self.convs:
-            shape = [(n - 3) // 2 + 1 for n in shape]
-        if min(shape) < 1:
-            raise ValueError(f"a {grid_shape} grid is too small for {len(self.convs)} convolutions")
-        sizes = [channels[-1] * math.prod(shape), *hidden, latent * (2 if gaussian else 1)]
-        linears = [eqx.nn.Linear(a, b, key=next(keys)) for a, b in zip(sizes[:-1], sizes[1:])]
+        widths = [*hidden, latent * (2 if gaussian else 1)]
+        network = ConvEncoder(grid_shape, [1, *conv_channels], widths, key=key)
         if gaussian:  # small log σ weights, bias log(INITIAL_STD): a narrow posterior to start
-            last = linears[-1]
+            last = network.linears[-1]
             weight = last.weight.at[latent:].multiply(0.01)
             bias = last.bias.at[latent:].set(math.log(INITIAL_STD))
-            linears[-1] = eqx.tree_at(lambda l: (l.weight, l.bias), last, (weight, bias))
-        self.linears = tuple(linears)
+            network = eqx.tree_at(lambda n: (n.linears[-1].weight, n.linears[-1].bias), network,
+                                  (weight, bias))  # fmt: skip
+        self.network = network
         self.latent, self.gaussian = latent, gaussian
 
     def __call__(self, a: Float[Array, "1 n1 n2"]) -> tuple[Array, Array | None]:
-        z = a
-        for conv in self.convs:
-            z = jax.nn.silu(conv(z))
-        z = z.reshape(-1)
-        for layer in self.linears[:-1]:
-            z = jax.nn.silu(layer(z))
-        z = self.linears[-1](z)
+        z = self.network(a)
         mean = jnp.tanh(z[: self.latent])
         return mean, (z[self.latent :] if self.gaussian else None)
 

@@ -13,6 +13,8 @@ from jaxsciml.train.log import (
 )
 from jaxsciml.train.optim import (
     fno_adam as fno_adam,
+    mgno_adam as mgno_adam,
+    one_cycle_schedule as one_cycle_schedule,
     learning_rate_schedule as learning_rate_schedule,
 )
 from jaxsciml.train.policies import Checkpointing as Checkpointing, Evaluation as Evaluation

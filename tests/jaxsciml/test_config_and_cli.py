@@ -347,6 +347,39 @@ def test_optimizers_follow_their_recipes(name, gradient, first, decayed):
     np.testing.assert_allclose([sizes[0], sizes[6]], [first, decayed], rtol=2e-2)
 
 
+def test_one_cycle_schedule_meets_its_landmarks_and_mgno_adam_holds_it_per_epoch():
+    """PyTorch's OneCycleLR: `peak / div` at step 0, `peak` at step `pct · total − 1`, the
+    midpoint of peak and floor halfway down (cosine), the floor `peak / div / final_div` at the
+    last step; MgNO's recipe steps it once per epoch."""
+    import numpy as np
+
+    from jaxsciml.experiment import optimizer_for
+    from jaxsciml.train import one_cycle_schedule
+
+    schedule = one_cycle_schedule(20, 1.0, pct_start=0.2, div_factor=2.0, final_div_factor=100.0)
+    lrs = np.array([float(schedule(step)) for step in range(25)])
+    floor = 1.0 / 2 / 100
+    np.testing.assert_allclose(lrs[[0, 3, 19, 24]], [0.5, 1.0, floor, floor], rtol=1e-6)
+    np.testing.assert_allclose(lrs[1], 1 - 0.5 * (np.cos(np.pi / 3) + 1) / 2, rtol=1e-6)
+    assert np.all(np.diff(lrs[:4]) > 0) and np.all(np.diff(lrs[3:20]) < 0)
+    np.testing.assert_allclose(float(schedule(11)), (1.0 + floor) / 2, rtol=1e-6)  # halfway down
+    assert float(one_cycle_schedule(1, 1.0, div_factor=4.0)(7)) == 0.25
+    with pytest.raises(ValueError, match="at least 1 step"):
+        one_cycle_schedule(0, 1.0)
+
+    config = jconfig.from_dict({"train": {"optimizer": "mgno_adam", "learning_rate": LR,
+                                          "epochs": 20}})  # fmt: skip
+    optimizer = optimizer_for(config, steps_per_epoch=3)
+    params = jax.numpy.ones(1)
+    state = optimizer.init(params)
+    sizes = []
+    for _ in range(9):  # coupled weight decay on a zero gradient: Adam moves by the rate
+        updates, state = optimizer.update(jax.numpy.zeros(1), state, params)
+        params = params + updates
+        sizes.append(-float(updates[0]))
+    np.testing.assert_allclose(sizes, np.repeat(LR * lrs[:3], 3), rtol=2e-2)
+
+
 def test_help_loads_no_jax_so_it_answers_at_once():
     """`jaxsciml --help`, `jaxsciml train --help` and `jaxsciml datagen --help` build their
     parsers without importing JAX (4-5 s before; well under a second now)."""

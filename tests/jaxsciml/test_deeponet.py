@@ -89,6 +89,45 @@ def test_output_is_the_weighted_mean_of_the_last_l_inner_products(multionet, get
     np.testing.assert_allclose(multionet(sensors, point[None])[0], expected, rtol=1e-5, atol=1e-6)
 
 
+def test_a_convolutional_encoder_feeds_the_branch_the_encoded_field(getkey):
+    """DGenNO's Darcy MultiONet: the sensors are a 9x11 field, two unpadded 3x3 stride-2
+    convolutions (9x11 -> 4x5 -> 1x2) and a linear layer encode it, and the branch reads that
+    code: the model equals a plain MultiONet fed the encoder's output."""
+    model = jsm.MultiONet(
+        99, 2, [8, 8, 8], [8, 8, 8], num_outputs=2, sensor_grid=(9, 11), conv_channels=(3, 5),
+        encoder_widths=(6, 7), conv_kernel=3, conv_stride=2, init="uniform", key=getkey(),
+    )  # fmt: skip
+    assert model.sensors == 99 and model.branch[0].in_features == 7
+    assert model.encoder.linears[0].in_features == 5 * 1 * 2
+    fields = jax.random.normal(getkey(), (3, 99))
+    points = jax.random.uniform(getkey(), (4, 2))
+    codes = jax.vmap(lambda f: model.encoder(f.reshape(1, 9, 11)))(fields)
+    plain = eqx.tree_at(lambda m: m.encoder, model, None, is_leaf=lambda x: x is None)
+    np.testing.assert_allclose(model.batched(fields, points), plain.batched(codes, points),
+                               rtol=1e-6)  # fmt: skip
+    with pytest.raises(ValueError, match="sensor_grid whose points are the 98 sensors"):
+        jsm.MultiONet(98, 2, [8], [8], sensor_grid=(9, 11), conv_channels=(3,), key=getkey())
+    with pytest.raises(ValueError, match="too small"):
+        jsm.MultiONet(9, 2, [8], [8], sensor_grid=(3, 3), conv_channels=(3, 3), conv_kernel=3,
+                      key=getkey())  # fmt: skip
+
+
+def test_the_initializations_are_glorot_normal_or_pytorch_uniform(getkey):
+    widths = [300, 300]
+    glorot = jsm.MultiONet(200, 2, widths, widths, key=getkey())
+    uniform = jsm.MultiONet(200, 2, widths, widths, init="uniform", key=getkey())
+    layer = glorot.branch[1]  # 300 -> 300: std √(2 / 600)
+    assert np.all(layer.bias == 0)
+    np.testing.assert_allclose(np.std(layer.weight), np.sqrt(2 / 600), rtol=0.02)
+    layer = uniform.branch[0]  # fan-in 200: U(±1/√200), weights and biases, std 1/√600
+    bound = 1 / np.sqrt(200)
+    assert np.abs(layer.weight).max() <= bound and np.abs(layer.bias).max() <= bound
+    np.testing.assert_allclose(np.std(layer.weight), bound / np.sqrt(3), rtol=0.02)
+    assert np.abs(layer.bias).max() > bound / 2
+    with pytest.raises(ValueError, match="init must be one of"):
+        jsm.MultiONet(200, 2, widths, widths, init="he", key=getkey())
+
+
 def test_bad_input_is_named(multionet):
     with pytest.raises(ValueError, match="sensor values"):
         multionet.batched(jnp.ones((2, 11)), jnp.ones((3, 2)))

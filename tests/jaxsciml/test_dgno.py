@@ -79,11 +79,11 @@ def test_zero_posterior_variance_gives_the_deterministic_loss():
     a = jnp.asarray(two_phase(4))
     dirac = DGNO(np.asarray(a), key=jax.random.key(8), **SMALL)
     gaussian = DGNO(np.asarray(a), posterior="gaussian", key=jax.random.key(8), **SMALL)
-    last = dirac.encoder.linears[-1]
+    last = dirac.encoder.network.linears[-1]
     weight = jnp.concatenate([last.weight, jnp.zeros_like(last.weight)])
     bias = jnp.concatenate([last.bias, jnp.full_like(last.bias, -200.0)])  # σ = exp(−200) = 0
     gaussian = eqx.tree_at(
-        lambda m: (m.encoder.linears[-1].weight, m.encoder.linears[-1].bias),
+        lambda m: (m.encoder.network.linears[-1].weight, m.encoder.network.linears[-1].bias),
         gaussian,
         (weight, bias),
     )

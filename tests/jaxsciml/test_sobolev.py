@@ -45,6 +45,20 @@ def test_two_dimensional_modes_add_by_parseval_and_scale_with_the_period():
     )
 
 
+def test_the_cutoff_drops_the_derivative_weight_of_high_wavenumbers_on_each_axis():
+    # MgNO's H1 loss: period 2π (ξ = k), derivative weight only where |k_i| < 20, per axis
+    length = 2 * np.pi
+    x, y = np.meshgrid(grid(64, length), grid(51, length), indexing="ij")
+    low, high, mixed = np.sin(3 * x + 4 * y), np.cos(25 * x), np.sin(22 * x + 5 * y)
+    u = jnp.asarray(low + high + mixed)[None]
+    area = length**2  # each mode has mean square 1/2
+    expected = area * 0.5 * ((1 + 9 + 16) + 1 + (1 + 25))  # |22| ≥ 20 keeps only 5² of `mixed`
+    norm = sobolev_norm(u, 1.0, lengths=length, cutoff=20)
+    np.testing.assert_allclose(norm**2, expected, rtol=1e-5)
+    full = area * 0.5 * ((1 + 9 + 16) + (1 + 625) + (1 + 484 + 25))
+    np.testing.assert_allclose(sobolev_norm(u, 1.0, lengths=length) ** 2, full, rtol=1e-5)
+
+
 def test_order_zero_is_the_l2_norm_and_the_order_orders_the_norms(getkey):
     import jax
 
