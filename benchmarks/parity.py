@@ -19,7 +19,7 @@ import os
 import numpy as np
 from common import print_run_header
 
-MODELS = {"mgno": "parity_mgno", "multionet": "parity_multionet"}
+MODELS = {"dgno": "parity_dgno", "mgno": "parity_mgno", "multionet": "parity_multionet"}
 
 
 def summarize(curves: dict, seconds: dict, every: int) -> None:

@@ -239,7 +239,8 @@ def loss_for(config: Config, model):
         if name == "physics":
             return PhysicsLoss(physics_problem(config.data.pde), **options)
         if name == "dgno":
-            weak_form = WeakForm(model.domain, options.pop("radius", DGNO_RADIUS))
+            quadrature = {k: options.pop(k) for k in ("quadrature", "grid_points") if k in options}
+            weak_form = WeakForm(model.domain, options.pop("radius", DGNO_RADIUS), **quadrature)
             return DGNOLoss(weak_form, **options)
         if name == "sobolev":
             return losses.SobolevLoss(**options)

@@ -86,7 +86,7 @@ class Encoder(eqx.Module):
         return mean, (z[self.latent :] if self.gaussian else None)
 
 
-def _decoder(latent: int, width: int, depth: int, num_outputs: int, activations, key):
+def _decoder(latent: int, width: int, depth: int, num_outputs: int, activations, init, key):
     branch_activation, trunk_activation = activations
     return MultiONet(
         latent,
@@ -96,6 +96,7 @@ def _decoder(latent: int, width: int, depth: int, num_outputs: int, activations,
         num_outputs=num_outputs,
         activation=branch_activation,
         trunk_activation=trunk_activation,
+        init=init,
         key=key,
     )
 
@@ -150,6 +151,8 @@ class DGNO(AbstractGridOperator):
       (paper: 5, 100, 4).
     - `encoder`: `"mlp"` or `"cnn"` (see `Encoder`); default by `coefficient`.
     - `domain`: the box `a` is sampled on, corners included (default the unit square).
+    - `init`: the decoders' linear initialization (`MultiONet`'s): `"uniform"` (PyTorch's
+      default, which the DGenNO code keeps) or `"glorot_normal"`. The encoder's is uniform.
 
     The smooth configuration's decoder widths are not in our notes of the paper: with width 100
     for both decoders it has 328k parameters against the 369k the reference notebook prints.
@@ -182,6 +185,7 @@ class DGNO(AbstractGridOperator):
         num_outputs: int = 4,
         encoder: str | None = None,
         domain: Box | None = None,
+        init: str = "uniform",
         key: PRNGKeyArray,
     ):
         binary = coefficient == "binary"
@@ -224,13 +228,14 @@ class DGNO(AbstractGridOperator):
         )
         a_width = coefficient_width or (256 if binary else width)
         a_activations = (silu_id, silu_sin) if binary else (tanh_sin, tanh_sin)
-        self.a_decoder = _decoder(latent, a_width, depth, num_outputs, a_activations, k_a)
+        decoder = lambda width, activations, key: _decoder(  # noqa: E731
+            latent, width, depth, num_outputs, activations, init, key
+        )
+        self.a_decoder = decoder(a_width, a_activations, k_a)
         u_activations = (tanh_sin, tanh_sin)
-        self.u_decoder = _decoder(latent, width, depth, num_outputs, u_activations, k_u)
+        self.u_decoder = decoder(width, u_activations, k_u)
         self.flux_decoders = (
-            tuple(
-                _decoder(latent, width, depth, num_outputs, u_activations, k) for k in (k_s1, k_s2)
-            )
+            tuple(decoder(width, u_activations, k) for k in (k_s1, k_s2))
             if formulation == "mixed"
             else ()
         )

@@ -90,6 +90,26 @@ def ball_quadrature(dim: int, degree: int) -> tuple[np.ndarray, np.ndarray]:
     return nodes, weights
 
 
+def grid_quadrature(dim: int, points: int) -> tuple[np.ndarray, np.ndarray]:
+    """The DGenNO code's rule: the `points^dim` grid on `[-1, 1]^dim` (in 2-D only the nodes
+    strictly inside the unit disc), equal weights summing to the ball's volume. Its averages
+    are plain means over the nodes: first-order accurate, unlike `ball_quadrature`."""
+    if points < 2:
+        raise ValueError(f"a grid rule needs at least 2 points per axis, got {points}")
+    if dim not in (1, 2):
+        raise ValueError(f"weak forms are built for 1-D and 2-D domains, not {dim}-D")
+    axis = np.linspace(-1.0, 1.0, points)
+    if dim == 1:
+        return axis[:, None], np.full(points, 2.0 / points)
+    x, y = np.meshgrid(axis, axis)
+    nodes = np.stack([x.ravel(), y.ravel()], axis=-1)
+    nodes = nodes[np.linalg.norm(nodes, axis=1) < 1.0]
+    return nodes, np.full(len(nodes), np.pi / len(nodes))
+
+
+QUADRATURES = ("gauss", "grid")
+
+
 class TestFunctions(NamedTuple):
     """The test functions of a set of centres at their quadrature points: `points (n, q, d)`,
     `values (n, q)` of `φ_j` and `gradients (n, q, d)` of `∇φ_j`."""
@@ -113,9 +133,21 @@ class WeakForm:
     - `radius`: the support radius `R`; in float32 it must be at least 1e-4.
     - `degree`: the quadrature's polynomial degree (default 8: the Wendland profile in 2-D is a
       polynomial of degree 8 in the radius).
+    - `quadrature`: `"gauss"` (`ball_quadrature` of `degree`) or `"grid"` (the DGenNO code's
+      plain means over a `grid_points`-per-axis grid, `grid_quadrature`; its notebooks take 7).
     """
 
-    def __init__(self, domain: Box, radius: float, *, degree: int = 8):
+    def __init__(
+        self,
+        domain: Box,
+        radius: float,
+        *,
+        degree: int = 8,
+        quadrature: str = "gauss",
+        grid_points: int = 7,
+    ):
+        if quadrature not in QUADRATURES:
+            raise ValueError(f"quadrature must be one of {QUADRATURES}, got {quadrature!r}")
         if domain.time_axis is not None or domain.dim not in (1, 2):
             raise ValueError(
                 f"weak forms are built for stationary 1-D and 2-D boxes, not {domain!r}"
@@ -132,7 +164,10 @@ class WeakForm:
             raise ValueError(f"support radius {radius} does not fit inside {domain!r}")
         self.domain, self.radius = domain, float(radius)
         self.test_function = Wendland(domain.dim)
-        nodes, weights = ball_quadrature(domain.dim, degree)
+        if quadrature == "gauss":
+            nodes, weights = ball_quadrature(domain.dim, degree)
+        else:
+            nodes, weights = grid_quadrature(domain.dim, grid_points)
         dtype = jnp.zeros(()).dtype
         self.nodes = jnp.asarray(nodes, dtype)
         self.weights = jnp.asarray(weights / weights.sum(), dtype)  # averages over the ball

@@ -191,3 +191,24 @@ def test_noise_has_the_requested_signal_to_noise_ratio():
     noisy = dgno_inverse.noisy_observations(values, 25.0, jax.random.key(0))
     snr = 10 * np.log10(np.mean(values**2) / np.mean((noisy - values) ** 2))
     assert abs(snr - 25.0) < 0.1
+
+
+def test_a_configuration_chooses_the_weak_forms_quadrature_and_the_decoders_init():
+    """`loss_options = {quadrature = "grid"}` gives the DGenNO code's 7x7 rule (25 nodes),
+    the default the Gauss rule; `[model] init` reaches every decoder."""
+    from types import SimpleNamespace
+
+    from jaxsciml import config as jconfig
+    from jaxsciml.experiment import loss_for
+
+    model = SimpleNamespace(domain=UNIT)
+    grid = jconfig.from_dict({"model": {"name": "dgno"}, "train": {"loss_options": {
+        "quadrature": "grid", "grid_points": 7, "centres": 10}}})  # fmt: skip
+    assert loss_for(grid, model).weak_form.nodes.shape == (25, 2)
+    gauss = jconfig.from_dict({"model": {"name": "dgno"}})
+    assert loss_for(gauss, model).weak_form.nodes.shape[0] != 25
+    a = two_phase(4)
+    for init, zero_bias in (("uniform", False), ("glorot_normal", True)):
+        model = DGNO(a, init=init, key=jax.random.key(0), **SMALL)
+        for decoder in (model.a_decoder, model.u_decoder, *model.flux_decoders):
+            assert bool(jnp.all(decoder.trunk[0].bias == 0)) == zero_bias

@@ -66,6 +66,26 @@ def test_ball_quadrature_integrates_polynomials_exactly_to_its_degree(degree):
         assert abs(weights @ nodes[:, 0] ** k - (2 / (k + 1) if k % 2 == 0 else 0)) < 1e-13
 
 
+def test_the_grid_rule_is_the_plain_mean_over_grid_nodes_inside_the_ball():
+    """DGenNO's rule: the 7x7 grid of [-1, 1]² keeps the 25 nodes with |ξ| < 1 (coordinates
+    0, ±1/3, ±2/3); the mean of |ξ|² over them is 2 · (2 · 4/9 + 2 · 1/9) / 5 = 4/9, where the
+    ball's true average is 1/2, which finer grids approach."""
+    from jaxsciml.physics.weak import grid_quadrature
+
+    nodes, weights = grid_quadrature(2, 7)
+    assert nodes.shape == (25, 2) and np.allclose(weights, np.pi / 25)
+    assert np.all(np.linalg.norm(nodes, axis=1) < 1)
+    np.testing.assert_allclose(np.sum(nodes**2, axis=1) @ weights / np.pi, 4 / 9, rtol=1e-12)
+    nodes, weights = grid_quadrature(2, 201)
+    np.testing.assert_allclose(np.sum(nodes**2, axis=1) @ weights / np.pi, 0.5, rtol=1e-2)
+    nodes, weights = grid_quadrature(1, 7)  # 1-D: the whole grid, endpoints included
+    assert nodes.shape == (7, 1) and np.isclose(weights.sum(), 2.0)
+    form = ph.WeakForm(ph.Box([0.0, 0.0], [1.0, 1.0]), 0.1, quadrature="grid")
+    assert form.nodes.shape == (25, 2) and np.isclose(float(form.weights.sum()), 1.0)
+    with pytest.raises(ValueError, match="quadrature must be one of"):
+        ph.WeakForm(ph.Box([0.0, 0.0], [1.0, 1.0]), 0.1, quadrature="simpson")
+
+
 def test_weak_residuals_vanish_for_an_exact_pair_and_not_for_a_wrong_one():
     """a = 1 + x² + y, u = sin(πx) sin(πy) on the unit square, f = −∇·(a∇u) written out."""
     pi = math.pi
