@@ -19,7 +19,13 @@ import os
 import numpy as np
 from common import print_run_header
 
-MODELS = {"dgno": "parity_dgno", "mgno": "parity_mgno", "multionet": "parity_multionet"}
+
+MODELS = {
+    "dgno": "parity_dgno",
+    "mgno": "parity_mgno",
+    "multionet": "parity_multionet",
+    "t1": "parity_t1",
+}
 
 
 def summarize(curves: dict, seconds: dict, every: int) -> None:

@@ -24,20 +24,25 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from parity_multionet import darcy
 
 import jaxsciml as jsm
-from jaxsciml import parallel
-from jaxsciml import physics as ph
+from jaxsciml import parallel, physics as ph
 from jaxsciml.data import from_arrays
 from jaxsciml.data.normalize import GaussianNormalizer
 from jaxsciml.operators.dgno import DGNO, DGNOLoss, unlabelled
 from jaxsciml.train import Evaluation, fno_adam
-from parity_multionet import darcy
+
 
 N, LATENT, BATCH, CENTRES, RADIUS = 29, 128, 25, 100, 1e-4
 SCRIPT = "Example_DarcyFlow_piecewise/DGenNO_DarcyFlow_piecewise.py"
-SCRIPT_CLASSES = ("Get_High_Resolution_a", "UnitGaussianNormalizer", "mollifier", "LossClass",
-                  "Encoder")  # fmt: skip
+SCRIPT_CLASSES = (
+    "Get_High_Resolution_a",
+    "UnitGaussianNormalizer",
+    "mollifier",
+    "LossClass",
+    "Encoder",
+)
 
 
 def add_arguments(parser) -> None:
@@ -79,18 +84,32 @@ def reference_namespace(reference_dir: str, a_train, seed: int) -> dict:
     classes = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name in SCRIPT_CLASSES]
     if len(classes) != len(SCRIPT_CLASSES):
         raise RuntimeError(f"{path} no longer defines {', '.join(SCRIPT_CLASSES)}")
-    namespace = {"__name__": __name__, "np": np, "torch": torch, "nn": nn, "grad": grad,
-                 "Variable": Variable, "EncoderFCNet": EncoderFCNet, "res_coe": N}  # fmt: skip
+    namespace = {
+        "__name__": __name__,
+        "np": np,
+        "torch": torch,
+        "nn": nn,
+        "grad": grad,
+        "Variable": Variable,
+        "EncoderFCNet": EncoderFCNet,
+        "res_coe": N,
+    }
     exec(compile(ast.Module(classes, []), path, "exec"), namespace)
     for name in SCRIPT_CLASSES:  # the solver pickles its networks: findable in this module
         namespace[name].__qualname__ = name
         globals()[name] = namespace[name]
-    int_grid, v, dv_dr = TestFun_ParticleWNN(fun_type="Wendland", dim=2, n_mesh_or_grid=7,
-                                             dataType=torch.float32).get_testFun()  # fmt: skip
-    namespace.update(int_grid=int_grid, v=v, dv_dr=dv_dr,
-                     pointGen=Point2D(x_lb=[0.0, 0.0], x_ub=[1.0, 1.0], dataType=torch.float32,
-                                      random_seed=seed),
-                     normalizer_a=namespace["UnitGaussianNormalizer"](a_train))  # fmt: skip
+    int_grid, v, dv_dr = TestFun_ParticleWNN(
+        fun_type="Wendland", dim=2, n_mesh_or_grid=7, dataType=torch.float32
+    ).get_testFun()
+    namespace.update(
+        int_grid=int_grid,
+        v=v,
+        dv_dr=dv_dr,
+        pointGen=Point2D(
+            x_lb=[0.0, 0.0], x_ub=[1.0, 1.0], dataType=torch.float32, random_seed=seed
+        ),
+        normalizer_a=namespace["UnitGaussianNormalizer"](a_train),
+    )
     return namespace
 
 
@@ -103,9 +122,16 @@ def reference_solver(namespace: dict):
     encoder = namespace["Encoder"]([N * N, 512, 256, LATENT], "SiLU", torch.float32)
 
     def decoder(width, trunk, branch):
-        return solver.getModel(x_in_size=2, beta_in_size=LATENT, trunk_layers=[width] * 5,
-                               branch_layers=[width] * 5, activation_trunk=trunk,
-                               activation_branch=branch, netType="MultiONetBatch", sum_layers=4)  # fmt: skip
+        return solver.getModel(
+            x_in_size=2,
+            beta_in_size=LATENT,
+            trunk_layers=[width] * 5,
+            branch_layers=[width] * 5,
+            activation_trunk=trunk,
+            activation_branch=branch,
+            netType="MultiONetBatch",
+            sum_layers=4,
+        )
 
     a = decoder(256, "SiLU_Sin", "SiLU_Id")
     u, s1, s2 = (decoder(100, "Tanh_Sin", "Tanh_Sin") for _ in range(3))
@@ -124,12 +150,18 @@ def copy_weights(solver, model: DGNO) -> DGNO:
             weight = weight.reshape(-1, N, N).transpose(0, 2, 1).reshape(-1, N * N)
         pairs.append((lambda m, i=i: m.encoder.network.linears[i].weight, weight))
         pairs.append((lambda m, i=i: m.encoder.network.linears[i].bias, array(layer.bias)))
-    ours = {"a": lambda m: m.a_decoder, "u": lambda m: m.u_decoder,
-            "s1": lambda m: m.flux_decoders[0], "s2": lambda m: m.flux_decoders[1]}  # fmt: skip
+    ours = {
+        "a": lambda m: m.a_decoder,
+        "u": lambda m: m.u_decoder,
+        "s1": lambda m: m.flux_decoders[0],
+        "s2": lambda m: m.flux_decoders[1],
+    }
     for name, where in ours.items():
         net = networks[name]
-        for side, first, rest in (("trunk", net.fc_trunk_in, net.trunk_net),
-                                  ("branch", net.fc_branch_in, net.branch_net)):  # fmt: skip
+        for side, first, rest in (
+            ("trunk", net.fc_trunk_in, net.trunk_net),
+            ("branch", net.fc_branch_in, net.branch_net),
+        ):
             for i, layer in enumerate([first, *rest]):
                 pick = lambda m, w=where, s=side, i=i: getattr(w(m), s)[i]  # noqa: E731
                 pairs.append((lambda m, p=pick: p(m).weight, array(layer.weight)))
@@ -167,7 +199,9 @@ def compare_on_identical_weights(reference_dir: str, a: np.ndarray, u: np.ndarra
     batch = slice(0, 4)
     centres = np.random.default_rng(0).uniform(RADIUS, 1 - RADIUS, (CENTRES, 2)).astype(np.float32)
     namespace["pointGen"].weight_centers = lambda n_center, R_max, R_min: (
-        torch.tensor(centres).view(-1, 1, 2), torch.full((n_center, 1, 1), RADIUS))
+        torch.tensor(centres).view(-1, 1, 2),
+        torch.full((n_center, 1, 1), RADIUS),
+    )
     loss_class = namespace["LossClass"](solver)
     points = reference_points()
     x = points.repeat(4, 1, 1)
@@ -192,12 +226,17 @@ def compare_on_identical_weights(reference_dir: str, a: np.ndarray, u: np.ndarra
     grads = eqx.filter_grad(lambda m: sum(terms(m)))(model)
     grad_ours = np.asarray(grads.u_decoder.trunk[0].weight)
     relative = lambda x, y: float(np.abs(np.asarray(x) - np.asarray(y)).max() / np.abs(y).max())  # noqa: E731
-    print(f"identical weights: latent code max rel. diff "
-          f"{relative(beta, beta_ref.detach().numpy()):.1e}, u {relative(u_ours, u_ref.detach().numpy()):.1e}")  # fmt: skip
-    print(f"  weak-form term: ours {float(pde):.6e}, reference {pde_ref.item():.6e}; "
-          f"reconstruction: ours {float(data):.6e}, reference {data_ref.item():.6e}")  # fmt: skip
-    print(f"  gradient w.r.t. the u decoder's first trunk layer: max rel. diff "
-          f"{relative(grad_ours, grad_ref):.1e}")  # fmt: skip
+    beta_diff = relative(beta, beta_ref.detach().numpy())
+    u_diff = relative(u_ours, u_ref.detach().numpy())
+    print(f"identical weights: latent code max rel. diff {beta_diff:.1e}, u {u_diff:.1e}")
+    print(
+        f"  weak-form term: ours {float(pde):.6e}, reference {pde_ref.item():.6e}; "
+        f"reconstruction: ours {float(data):.6e}, reference {data_ref.item():.6e}"
+    )
+    print(
+        f"  gradient w.r.t. the u decoder's first trunk layer: max rel. diff "
+        f"{relative(grad_ours, grad_ref):.1e}"
+    )
 
 
 def train_reference(reference_dir: str, a, u, test, args, seed: int) -> list[float]:
@@ -213,12 +252,30 @@ def train_reference(reference_dir: str, a, u, test, args, seed: int) -> list[flo
     train_x, test_x = points.repeat(len(a), 1, 1), points.repeat(len(test[0]), 1, 1)
     u_ref = as_reference(u).reshape(len(u), -1, 1)
     test_a, test_u = as_reference(test[0]), as_reference(test[1]).reshape(len(test[1]), -1, 1)
-    solver.train_setup(solver.model_dict, lr=5e-4, optimizer="Adam", scheduler_type="StepLR",
-                       gamma=0.5, step_size=max(1, args.epochs // 5))  # fmt: skip
+    solver.train_setup(
+        solver.model_dict,
+        lr=5e-4,
+        optimizer="Adam",
+        scheduler_type="StepLR",
+        gamma=0.5,
+        step_size=max(1, args.epochs // 5),
+    )
     with tempfile.TemporaryDirectory() as folder:
-        solver.train(namespace["LossClass"], a_ref, u_ref, train_x, test_a, test_u, test_x,
-                     w_data=1.0, w_pde=1.0, batch_size=BATCH, epochs=args.epochs,
-                     epoch_show=args.epochs, save_path=folder + "/")  # fmt: skip
+        solver.train(
+            namespace["LossClass"],
+            a_ref,
+            u_ref,
+            train_x,
+            test_a,
+            test_u,
+            test_x,
+            w_data=1.0,
+            w_pde=1.0,
+            batch_size=BATCH,
+            epochs=args.epochs,
+            epoch_show=args.epochs,
+            save_path=folder + "/",
+        )
     return [float(np.mean(e)) for e in solver.error_list]
 
 
@@ -226,11 +283,17 @@ def train_ours(a, test, args, seed: int) -> list[float]:
     """Our DGNO with the same recipe through `jsm.fit`; per-epoch test relative L2."""
     model = DGNO(a[:, None], coefficient="binary", key=jax.random.key(seed))
     _, history = jsm.fit(
-        model, unlabelled(a[:, None]), epochs=args.epochs, batch_size=BATCH, loss=our_loss(),
+        model,
+        unlabelled(a[:, None]),
+        epochs=args.epochs,
+        batch_size=BATCH,
+        loss=our_loss(),
         optimizer=fno_adam(len(a) // BATCH, 5e-4, decay_every_epochs=max(1, args.epochs // 5)),
         evaluation=Evaluation(from_arrays(test[0][:, None], test[1][:, None]), batch_size=BATCH),
-        seed=seed, progress=False, mesh=parallel.data_mesh(jax.devices()[:1]),
-    )  # fmt: skip
+        seed=seed,
+        progress=False,
+        mesh=parallel.data_mesh(jax.devices()[:1]),
+    )
     return [record["eval.relative_l2"] for record in history]
 
 
@@ -243,12 +306,16 @@ def run(args) -> dict:
     seconds = {"ours": [], "reference": []}
     for seed in args.seeds:
         begin = time.perf_counter()
-        curves["reference"].append(train_reference(args.reference_dir, a[:n], u[:n], test,
-                                                   args, seed))  # fmt: skip
+        curves["reference"].append(
+            train_reference(args.reference_dir, a[:n], u[:n], test, args, seed)
+        )
         seconds["reference"].append(time.perf_counter() - begin)
         begin = time.perf_counter()
         curves["ours"].append(train_ours(a[:n], test, args, seed))
         seconds["ours"].append(time.perf_counter() - begin)
-        print(f"  seed {seed}: final test rel. L2 ours {curves['ours'][-1][-1]:.4f}, "
-              f"reference {curves['reference'][-1][-1]:.4f}", flush=True)  # fmt: skip
+        print(
+            f"  seed {seed}: final test rel. L2 ours {curves['ours'][-1][-1]:.4f}, "
+            f"reference {curves['reference'][-1][-1]:.4f}",
+            flush=True,
+        )
     return {"curves": curves, "seconds": seconds}

@@ -28,6 +28,7 @@ from jaxsciml.losses import SobolevLoss, relative_l2
 from jaxsciml.operators.normalized import with_normalizers
 from jaxsciml.train import Evaluation, mgno_adam
 
+
 STORED, STRIDE = 101, 2
 WIDTH, DEPTH, ITERATIONS = 24, 5, (1, 1, 1, 1, 1, 2)
 BATCH = 8
@@ -82,10 +83,18 @@ def copy_weights(reference, model):
                 put(lambda m, layer=layer: layer(m).cycle.first.weight, stage[0].S.weight)
             else:
                 restrict = stage[0]
-                put(lambda m, layer=layer, level=level: layer(m).cycle.restrict_data[level - 1]
-                    .weight, restrict.R.weight)  # fmt: skip
-                put(lambda m, layer=layer, level=level: layer(m).cycle.restrict_solution[level - 1]
-                    .weight, restrict.Pi.weight)  # fmt: skip
+                put(
+                    lambda m, layer=layer, level=level: (
+                        layer(m).cycle.restrict_data[level - 1].weight
+                    ),
+                    restrict.R.weight,
+                )
+                put(
+                    lambda m, layer=layer, level=level: (
+                        layer(m).cycle.restrict_solution[level - 1].weight
+                    ),
+                    restrict.Pi.weight,
+                )
             for i, iteration in enumerate(stage[1:]):
                 smoother = lambda m, layer=layer, level=level, i=i: (  # noqa: E731
                     layer(m).cycle.smoothing[level][i]
@@ -93,8 +102,10 @@ def copy_weights(reference, model):
                 put(lambda m, smoother=smoother: smoother(m).operator.weight, iteration.A.weight)
                 put(lambda m, smoother=smoother: smoother(m).smoother.weight, iteration.S.weight)
             if level < len(ITERATIONS) - 1:  # ConvTranspose2d's (in, out, k, k); ours correlates
-                put(lambda m, layer=layer, level=level: layer(m).cycle.prolong[level].weight,
-                    cycle.RTlayers[level].weight.transpose(0, 1).flip(2, 3))  # fmt: skip
+                put(
+                    lambda m, layer=layer, level=level: layer(m).cycle.prolong[level].weight,
+                    cycle.RTlayers[level].weight.transpose(0, 1).flip(2, 3),
+                )
     put(lambda m: m.projection, reference.linear.weight[:, :, 0, 0])
     for where, value in zip(leaves, values):
         if where(model).shape != value.shape:
@@ -104,8 +115,16 @@ def copy_weights(reference, model):
 
 
 def our_model(resolution, seed):
-    return jsm.MgNO(1, 1, resolution, width=WIDTH, depth=DEPTH, levels=len(ITERATIONS),
-                    iterations=ITERATIONS, key=jax.random.key(seed))  # fmt: skip
+    return jsm.MgNO(
+        1,
+        1,
+        resolution,
+        width=WIDTH,
+        depth=DEPTH,
+        levels=len(ITERATIONS),
+        iterations=ITERATIONS,
+        key=jax.random.key(seed),
+    )
 
 
 def forward_check(reference_dir: str, x: np.ndarray) -> None:
@@ -116,16 +135,23 @@ def forward_check(reference_dir: str, x: np.ndarray) -> None:
     from models import MgNO_DC_smooth
 
     torch.manual_seed(0)
-    reference = MgNO_DC_smooth(num_layer=DEPTH, num_channel_u=WIDTH, num_channel_f=1,
-                               num_classes=1, num_iteration=[[i, 0] for i in ITERATIONS])  # fmt: skip
+    reference = MgNO_DC_smooth(
+        num_layer=DEPTH,
+        num_channel_u=WIDTH,
+        num_channel_f=1,
+        num_classes=1,
+        num_iteration=[[i, 0] for i in ITERATIONS],
+    )
     ours = copy_weights(reference, our_model(x.shape[-2:], 0))
     with torch.no_grad():
         expected = reference(torch.tensor(x[:, None])).numpy()
     got = np.asarray(ours.batched(jnp.asarray(x[:, None])))
     count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
     print(f"parameters: ours {jsm.count_parameters(ours):,}, reference {count(reference):,}")
-    print(f"forward on identical weights at {x.shape[-1]}x{x.shape[-1]}: max |ours - reference| "
-          f"= {np.abs(got - expected).max():.2e} (outputs up to {np.abs(expected).max():.2e})")  # fmt: skip
+    print(
+        f"forward on identical weights at {x.shape[-1]}x{x.shape[-1]}: max |ours - reference| "
+        f"= {np.abs(got - expected).max():.2e} (outputs up to {np.abs(expected).max():.2e})"
+    )
 
 
 class _Collect(logging.Handler):
@@ -150,18 +176,39 @@ def train_reference(reference_dir: str, paths: dict, args, seed: int) -> list[fl
     utilities3.getPath = lambda data, flag: paths[flag]
     n_test, n_val = args.test, args.val
     data_options = {
-        "data": "darcy", "sampling_rate": STRIDE, "sample_x": True, "batch_size": BATCH,
-        "loss_type": "h1", "loss_weight": [2], "normalizer_type": "PGN", "GN": True,
-        "dataSize": {"train": range(args.train), "test": range(n_test),
-                     "val": range(n_test, n_test + n_val)},
-    }  # fmt: skip
+        "data": "darcy",
+        "sampling_rate": STRIDE,
+        "sample_x": True,
+        "batch_size": BATCH,
+        "loss_type": "h1",
+        "loss_weight": [2],
+        "normalizer_type": "PGN",
+        "GN": True,
+        "dataSize": {
+            "train": range(args.train),
+            "test": range(n_test),
+            "val": range(n_test, n_test + n_val),
+        },
+    }
     model_options = {
-        "num_layer": DEPTH, "num_channel_u": WIDTH, "num_channel_f": 1, "num_classes": 1,
-        "num_iteration": [[i, 0] for i in ITERATIONS], "in_chans": 1, "normalizer": True,
-        "output_dim": 1, "activation": "gelu",
-    }  # fmt: skip
-    optimizer_options = {"optimizer_type": "adam", "lr": args.learning_rate, "weight_decay": 1e-4,
-                         "epochs": args.epochs, "final_div_factor": 100, "div_factor": 2}  # fmt: skip
+        "num_layer": DEPTH,
+        "num_channel_u": WIDTH,
+        "num_channel_f": 1,
+        "num_classes": 1,
+        "num_iteration": [[i, 0] for i in ITERATIONS],
+        "in_chans": 1,
+        "normalizer": True,
+        "output_dim": 1,
+        "activation": "gelu",
+    }
+    optimizer_options = {
+        "optimizer_type": "adam",
+        "lr": args.learning_rate,
+        "weight_decay": 1e-4,
+        "epochs": args.epochs,
+        "final_div_factor": 100,
+        "div_factor": 2,
+    }
     collect = _Collect()
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
@@ -173,8 +220,14 @@ def train_reference(reference_dir: str, paths: dict, args, seed: int) -> list[fl
         os.chdir(folder)
         try:
             torch.manual_seed(seed)
-            darcy.objective(data_options, model_options, optimizer_options, log_if=True,
-                            model_type="MgNO_DC_smooth", validate=True)  # fmt: skip
+            darcy.objective(
+                data_options,
+                model_options,
+                optimizer_options,
+                log_if=True,
+                model_type="MgNO_DC_smooth",
+                validate=True,
+            )
         finally:
             os.chdir(here)
             root.setLevel(level)
@@ -198,11 +251,17 @@ def train_ours(train: tuple, test: tuple, args, seed: int) -> list[float]:
         return h1(model, batch, key) * batch.target.shape[0]
 
     _, history = jsm.fit(
-        model, train_set, epochs=args.epochs, batch_size=BATCH, loss=summed_h1,
+        model,
+        train_set,
+        epochs=args.epochs,
+        batch_size=BATCH,
+        loss=summed_h1,
         optimizer=mgno_adam(args.train // BATCH, args.epochs, args.learning_rate),
         evaluation=Evaluation(test_set, metrics={"relative_l2": relative_l2}, batch_size=BATCH),
-        seed=seed, progress=False, mesh=parallel.data_mesh(jax.devices()[:1]),
-    )  # fmt: skip
+        seed=seed,
+        progress=False,
+        mesh=parallel.data_mesh(jax.devices()[:1]),
+    )
     return [record["eval.relative_l2"] for record in history]
 
 
@@ -212,8 +271,8 @@ def run(args) -> dict:
     coefficients, solutions = darcy(args.data, samples)
     sub = (slice(None), slice(None, None, STRIDE), slice(None, None, STRIDE))
     n = args.train
-    train = (coefficients[:n][sub][:, None], solutions[:n][sub][:, None])
-    test = (coefficients[n : n + args.test][sub][:, None], solutions[n : n + args.test][sub][:, None])
+    pair = lambda rows: (coefficients[rows][sub][:, None], solutions[rows][sub][:, None])  # noqa: E731
+    train, test = pair(slice(0, n)), pair(slice(n, n + args.test))
     forward_check(args.reference_dir, train[0][:4, 0])
     curves = {"ours": [], "reference": []}
     seconds = {"ours": [], "reference": []}
@@ -226,6 +285,9 @@ def run(args) -> dict:
             begin = time.perf_counter()
             curves["ours"].append(train_ours(train, test, args, seed))
             seconds["ours"].append(time.perf_counter() - begin)
-            print(f"  seed {seed}: final test rel. L2 ours {curves['ours'][-1][-1]:.4f}, "
-                  f"reference {curves['reference'][-1][-1]:.4f}", flush=True)  # fmt: skip
+            print(
+                f"  seed {seed}: final test rel. L2 ours {curves['ours'][-1][-1]:.4f}, "
+                f"reference {curves['reference'][-1][-1]:.4f}",
+                flush=True,
+            )
     return {"curves": curves, "seconds": seconds}

@@ -31,6 +31,7 @@ from jaxsciml.losses import relative_l2
 from jaxsciml.nn import silu_id, tanh_sin
 from jaxsciml.train import Evaluation, fno_adam
 
+
 N = 29
 CONV, ENCODED = (128, 256), 256
 WIDTHS, SUMMED = (100,) * 5, 4
@@ -42,15 +43,20 @@ def add_arguments(parser) -> None:
     parser.add_argument("--train", type=int, default=1000, help="training functions (batch 50)")
     parser.add_argument("--test", type=int, default=200, help="test functions")
     parser.add_argument("--epochs", type=int, default=100, help="epochs on each side")
-    parser.add_argument("--init", default="uniform", choices=("uniform", "glorot_normal"),
-                        help="our MultiONet's linear initialization (the reference: uniform)")  # fmt: skip
+    parser.add_argument(
+        "--init",
+        default="uniform",
+        choices=("uniform", "glorot_normal"),
+        help="our MultiONet's linear initialization (the reference: uniform)",
+    )
 
 
 def darcy(path: str, samples: int) -> tuple[np.ndarray, np.ndarray]:
     """Coefficients and solutions `(samples, 29, 29)`, generated when missing."""
     if not os.path.exists(path):
-        datagen.generate("darcy", samples, path, resolution=N, values=[10.0, 5.0], forcing=10.0,
-                         seed=0)  # fmt: skip
+        datagen.generate(
+            "darcy", samples, path, resolution=N, values=[10.0, 5.0], forcing=10.0, seed=0
+        )
     batch = jsm.data.load(path).read(np.arange(samples))
     return batch.inputs[:, 0], batch.outputs[:, 0]
 
@@ -69,10 +75,21 @@ def export_h5(path: str, a: np.ndarray, u: np.ndarray) -> None:
 
 def our_model(init: str, seed: int) -> jsm.MultiONet:
     return jsm.MultiONet(
-        N * N, 2, WIDTHS, WIDTHS, num_outputs=SUMMED, activation=silu_id,
-        trunk_activation=tanh_sin, init=init, sensor_grid=(N, N), conv_channels=CONV,
-        encoder_widths=(ENCODED,), conv_kernel=5, conv_stride=2, key=jax.random.key(seed),
-    )  # fmt: skip
+        N * N,
+        2,
+        WIDTHS,
+        WIDTHS,
+        num_outputs=SUMMED,
+        activation=silu_id,
+        trunk_activation=tanh_sin,
+        init=init,
+        sensor_grid=(N, N),
+        conv_channels=CONV,
+        encoder_widths=(ENCODED,),
+        conv_kernel=5,
+        conv_stride=2,
+        key=jax.random.key(seed),
+    )
 
 
 def reference_modules(reference_dir: str):
@@ -85,8 +102,14 @@ def reference_modules(reference_dir: str):
     class Encoder(torch.nn.Module):  # the notebook's: the flat field as a 1-channel image
         def __init__(self):
             super().__init__()
-            self.conv = CNNet2d([1, *CONV], [CONV[-1] * 5 * 5, ENCODED], activation_conv="SiLU",
-                                activation_fc="SiLU", kernel_size=(5, 5), stride=2)  # fmt: skip
+            self.conv = CNNet2d(
+                [1, *CONV],
+                [CONV[-1] * 5 * 5, ENCODED],
+                activation_conv="SiLU",
+                activation_fc="SiLU",
+                kernel_size=(5, 5),
+                stride=2,
+            )
 
         def forward(self, a):
             return self.conv(a.reshape(-1, N, N).unsqueeze(1))
@@ -114,9 +137,15 @@ def new_reference(reference_dir: str):
     from Solvers.MultiONet import MultiONet
 
     solver = MultiONet.Solver("cpu", None)
-    u = solver.getModel(x_in_size=2, a_in_size=ENCODED, trunk_layers=list(WIDTHS),
-                        branch_layers=list(WIDTHS), activation_trunk="Tanh_Sin",
-                        activation_branch="SiLU_Id", netType="Batch")  # fmt: skip
+    u = solver.getModel(
+        x_in_size=2,
+        a_in_size=ENCODED,
+        trunk_layers=list(WIDTHS),
+        branch_layers=list(WIDTHS),
+        activation_trunk="Tanh_Sin",
+        activation_branch="SiLU_Id",
+        netType="Batch",
+    )
     return solver, Encoder(), u
 
 
@@ -130,8 +159,10 @@ def copy_weights(encoder, u, model):
     for i, fc in enumerate(encoder.conv.fc_net):
         pairs.append((lambda m, i=i: m.encoder.linears[i].weight, array(fc.weight)))
         pairs.append((lambda m, i=i: m.encoder.linears[i].bias, array(fc.bias)))
-    for ours, first, rest in (("trunk", u.fc_trunk_in, u.trunk_net),
-                              ("branch", u.fc_branch_in, u.branch_net)):  # fmt: skip
+    for ours, first, rest in (
+        ("trunk", u.fc_trunk_in, u.trunk_net),
+        ("branch", u.fc_branch_in, u.branch_net),
+    ):
         for i, layer in enumerate([first, *rest]):
             pairs.append((lambda m, o=ours, i=i: getattr(m, o)[i].weight, array(layer.weight)))
             pairs.append((lambda m, o=ours, i=i: getattr(m, o)[i].bias, array(layer.bias)))
@@ -160,10 +191,13 @@ def forward_check(reference_dir: str, a: np.ndarray) -> None:
         expected = u(x, encoder(torch.tensor(flat))).numpy()
     got = np.asarray(model.batched(jnp.asarray(flat), jnp.asarray(points)))[..., 0]
     count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
-    print(f"parameters: ours {jsm.count_parameters(model):,}, reference "
-          f"{count(encoder) + count(u):,}")  # fmt: skip
-    print(f"forward on identical weights: max |ours - reference| = "
-          f"{np.abs(got - expected).max():.2e} (outputs up to {np.abs(expected).max():.2e})")  # fmt: skip
+    print(
+        f"parameters: ours {jsm.count_parameters(model):,}, reference {count(encoder) + count(u):,}"
+    )
+    print(
+        f"forward on identical weights: max |ours - reference| = "
+        f"{np.abs(got - expected).max():.2e} (outputs up to {np.abs(expected).max():.2e})"
+    )
 
 
 def train_reference(reference_dir: str, files: dict, args, seed: int) -> list[float]:
@@ -185,12 +219,24 @@ def train_reference(reference_dir: str, files: dict, args, seed: int) -> list[fl
         x = torch.tensor(mesh, dtype=torch.float32).repeat(len(a), 1, 1)
         return a, target, x
 
-    solver.train_setup({"u": u, "enc": encoder}, lr=1e-3, optimizer="Adam",
-                       scheduler_type="StepLR", gamma=1 / 2, step_size=max(1, args.epochs // 5))  # fmt: skip
+    solver.train_setup(
+        {"u": u, "enc": encoder},
+        lr=1e-3,
+        optimizer="Adam",
+        scheduler_type="StepLR",
+        gamma=1 / 2,
+        step_size=max(1, args.epochs // 5),
+    )
     with tempfile.TemporaryDirectory() as folder:
-        solver.train_batch(LossClass, *read(files["train"]), *read(files["test"]),
-                           batch_size=BATCH, epochs=args.epochs, epoch_show=args.epochs,
-                           save_path=folder + "/")  # fmt: skip
+        solver.train_batch(
+            LossClass,
+            *read(files["train"]),
+            *read(files["test"]),
+            batch_size=BATCH,
+            epochs=args.epochs,
+            epoch_show=args.epochs,
+            save_path=folder + "/",
+        )
     return [float(e) for e in solver.l2_test_list]
 
 
@@ -203,12 +249,17 @@ def train_ours(train, test, args, seed: int) -> list[float]:
         return jnp.mean(jnp.linalg.norm(difference, axis=1))
 
     _, history = jsm.fit(
-        our_model(args.init, seed), train_set, epochs=args.epochs, batch_size=BATCH,
+        our_model(args.init, seed),
+        train_set,
+        epochs=args.epochs,
+        batch_size=BATCH,
         loss=error_norm,
         optimizer=fno_adam(args.train // BATCH, 1e-3, decay_every_epochs=max(1, args.epochs // 5)),
         evaluation=Evaluation(test_set, metrics={"relative_l2": relative_l2}),
-        seed=seed, progress=False, mesh=parallel.data_mesh(jax.devices()[:1]),
-    )  # fmt: skip
+        seed=seed,
+        progress=False,
+        mesh=parallel.data_mesh(jax.devices()[:1]),
+    )
     return [record["eval.relative_l2"] for record in history]
 
 
@@ -220,8 +271,10 @@ def run(args) -> dict:
     curves = {"ours": [], "reference": []}
     seconds = {"ours": [], "reference": []}
     with tempfile.TemporaryDirectory() as folder:
-        files = {"train": os.path.join(folder, "train.mat"),
-                 "test": os.path.join(folder, "test.mat")}  # fmt: skip
+        files = {
+            "train": os.path.join(folder, "train.mat"),
+            "test": os.path.join(folder, "test.mat"),
+        }
         export_h5(files["train"], a[:n], u[:n])
         export_h5(files["test"], a[n:], u[n:])
         for seed in args.seeds:
@@ -231,6 +284,9 @@ def run(args) -> dict:
             begin = time.perf_counter()
             curves["ours"].append(train_ours(train, test, args, seed))
             seconds["ours"].append(time.perf_counter() - begin)
-            print(f"  seed {seed}: final test rel. L2 ours {curves['ours'][-1][-1]:.4f}, "
-                  f"reference {curves['reference'][-1][-1]:.4f}", flush=True)  # fmt: skip
+            print(
+                f"  seed {seed}: final test rel. L2 ours {curves['ours'][-1][-1]:.4f}, "
+                f"reference {curves['reference'][-1][-1]:.4f}",
+                flush=True,
+            )
     return {"curves": curves, "seconds": seconds}

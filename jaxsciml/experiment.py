@@ -44,7 +44,15 @@ from jaxsciml.physics import (
     allen_cahn_reference,
 )
 from jaxsciml.report import FIGURES, read_history, write_evaluation, write_run_report
-from jaxsciml.train import Checkpointing, Evaluation, evaluate, fit, fno_adam, mgno_adam, restore_model
+from jaxsciml.train import (
+    Checkpointing,
+    Evaluation,
+    evaluate,
+    fit,
+    fno_adam,
+    mgno_adam,
+    restore_model,
+)
 
 
 LOSSES = {

@@ -13,9 +13,9 @@ from jaxsciml.train.log import (
 )
 from jaxsciml.train.optim import (
     fno_adam as fno_adam,
+    learning_rate_schedule as learning_rate_schedule,
     mgno_adam as mgno_adam,
     one_cycle_schedule as one_cycle_schedule,
-    learning_rate_schedule as learning_rate_schedule,
 )
 from jaxsciml.train.policies import Checkpointing as Checkpointing, Evaluation as Evaluation
 from jaxsciml.train.step import make_train_step as make_train_step
