@@ -15,7 +15,7 @@ import numpy as np
 
 from jaxsciml import parallel
 from jaxsciml.data.base import AbstractResident
-from jaxsciml.train.step import make_train_chunk
+from jaxsciml.train.step import loops_are_slow, make_train_chunk, train_step
 
 
 class ResidentSteps:
@@ -46,7 +46,8 @@ class ResidentSteps:
         self.length, self.seconds = length, seconds
         self.arrays = parallel.replicate(resident.arrays, mesh)
         self.everywhere = parallel.replicated(mesh)
-        self.run_chunk = make_train_chunk(loss, optimizer, static, mesh, resident.gather, length)
+        self.loss, self.optimizer, self.static, self.mesh = loss, optimizer, static, mesh
+        self.run_chunk = None  # built at the first chunk, which fixes `length` (see `_build`)
         self.epochs: dict[int, object] = {}  # epoch -> its index arrays, computed once
         self.step_seconds = None  # measured on the chunks run so far
 
@@ -84,8 +85,26 @@ class ResidentSteps:
 
         return jax.tree.map(pad, *parts)
 
+    def _build(self, state: dict, base_key) -> None:
+        """The chunk program; one step per chunk where compiled loops are slow for this step
+        (`loops_are_slow`: convolutions on XLA:CPU). The choice depends on the step alone, so a
+        resumed run makes it as the first run did."""
+        step = train_step(self.loss, self.optimizer, self.static)
+        rows = jax.tree.map(lambda a: a[0], self._epoch(0))
+        batch = self.resident.gather(self.arrays, rows)
+        jaxpr = jax.make_jaxpr(step)(
+            state["params"], state["frozen"], state["opt_state"], batch, base_key
+        )
+        if loops_are_slow(jaxpr, self.mesh):
+            self.length = 1
+        self.run_chunk = make_train_chunk(
+            self.loss, self.optimizer, self.static, self.mesh, self.resident.gather, self.length
+        )
+
     def run(self, state: dict, start: int, end: int, base_key) -> tuple[dict, np.ndarray, float]:
         """Steps `[start, end)`: the new state, their losses and the seconds they took."""
+        if self.run_chunk is None:
+            self._build(state, base_key)
         started = time.perf_counter()
         indices = jax.device_put(self.indices(start, end), self.everywhere)
         params, opt_state, losses = self.run_chunk(

@@ -145,6 +145,38 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_continues_exactly(
         np.testing.assert_array_equal(x, y)
 
 
+def test_steps_with_convolutions_run_one_per_dispatch_on_cpu_with_the_streamed_steps(small):
+    """XLA:CPU runs a convolution inside a compiled loop about 8x slower than alone, so a
+    resident step with one takes a chunk of one step; it still takes the streamed steps."""
+    from jaxsciml.train.step import loops_are_slow
+
+    mesh = parallel.data_mesh(jax.devices()[:1])
+    kernel = jnp.ones((1, 1, 3, 3))
+    conv = jax.make_jaxpr(lambda x: jax.lax.conv(x, kernel, (1, 1), "SAME"))(jnp.ones((1, 1, 4, 4)))
+    dense = jax.make_jaxpr(lambda x: jnp.sin(x @ x))(jnp.ones((3, 3)))
+    assert loops_are_slow(conv, mesh) and not loops_are_slow(dense, mesh)
+    train, _ = small
+    lengths = []
+    build = ResidentSteps._build
+
+    def spy(self, state, key):
+        build(self, state, key)
+        lengths.append(self.length)
+
+    runs = {}
+    for resident in (False, True):
+        model = jsm.MgNO(1, 1, train.input_shape[1:], width=4, depth=1, levels=2,
+                         key=jax.random.key(0))  # fmt: skip
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(ResidentSteps, "_build", spy)
+            runs[resident] = jsm.fit(model, train, epochs=2, batch_size=8, progress=False,
+                                     resident=resident, mesh=mesh)  # fmt: skip
+    assert lengths == [1]
+    (_, streamed), (_, resident) = runs[False], runs[True]
+    for a, b in zip(without_time(streamed), without_time(resident)):
+        np.testing.assert_allclose(list(a.values()), list(b.values()), rtol=2e-5)
+
+
 def test_resident_training_takes_the_streamed_steps(small):
     """From device memory, many steps per dispatch: the same batches, keys and records as one
     step per dispatch (values to float32 rounding: the two programs are compiled apart), with
