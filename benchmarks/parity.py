@@ -24,21 +24,23 @@ MODELS = {
     "dgno": "parity_dgno",
     "mgno": "parity_mgno",
     "multionet": "parity_multionet",
+    "pig": "parity_pig",
     "t1": "parity_t1",
 }
 
 
-def summarize(curves: dict, seconds: dict, every: int) -> None:
-    """Per-epoch mean ± (max − min)/2 over seeds of each side, then the final errors."""
+def summarize(curves: dict, seconds: dict, every: int, unit=("epoch", 1)) -> None:
+    """Mean ± (max − min)/2 over seeds of each side at every `every`-th point of the curves
+    (a point per `unit[1]` `unit[0]`s), then the final errors."""
     epochs = len(next(iter(curves.values()))[0])
     names = list(curves)
-    print(f"\n{'epoch':>5s} " + " ".join(f"{name:>22s}" for name in names))
+    print(f"\n{unit[0]:>9s} " + " ".join(f"{name:>22s}" for name in names))
     for epoch in [*range(every - 1, epochs - 1, every), epochs - 1]:
         cells = []
         for name in names:
             values = np.array([curve[epoch] for curve in curves[name]])
             cells.append(f"{values.mean():.4f} ± {np.ptp(values) / 2:.4f}")
-        print(f"{epoch + 1:>5d} " + " ".join(f"{cell:>22s}" for cell in cells))
+        print(f"{(epoch + 1) * unit[1]:>9d} " + " ".join(f"{cell:>22s}" for cell in cells))
     for name in names:
         final = [curve[-1] for curve in curves[name]]
         print(f"{name}: final {np.mean(final):.4f} (seeds {', '.join(f'{v:.4f}' for v in final)});"
@@ -64,7 +66,7 @@ def main():
     torch.set_num_threads(os.cpu_count())
     print_run_header(["jax", "jaxsciml", "torch"])
     result = module.run(args)
-    summarize(result["curves"], result["seconds"], args.every)
+    summarize(result["curves"], result["seconds"], args.every, result.get("unit", ("epoch", 1)))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=1)
