@@ -39,6 +39,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--train", type=int, default=512, help="training samples")
     parser.add_argument("--test", type=int, default=100, help="test samples")
     parser.add_argument("--epochs", type=int, default=30, help="epochs on each side")
+    parser.add_argument("--batch-size", type=int, default=BATCH, help="the config's: 64")
 
 
 def darcy(path: str, n_train: int, samples: int) -> tuple[np.ndarray, np.ndarray]:
@@ -150,7 +151,7 @@ def train_reference(reference_dir: str, train, test, args, seed: int) -> list[fl
     curve = []
     for _ in range(args.epochs):
         model.train()
-        for batch in torch.randperm(len(x)).split(BATCH):
+        for batch in torch.randperm(len(x)).split(args.batch_size):
             loss = loss_fn(model(x[batch]), y[batch])
             optimizer.zero_grad()
             loss.backward()
@@ -168,7 +169,7 @@ def train_reference(reference_dir: str, train, test, args, seed: int) -> list[fl
 
 def train_ours(train, test, args, seed: int) -> list[float]:
     """Our T1 with the same recipe through `jsm.fit`; per-epoch test relative L2."""
-    steps_per_epoch = -(-len(train[0]) // BATCH)
+    steps_per_epoch = -(-len(train[0]) // args.batch_size)
     schedule = optax.exponential_decay(
         1e-3, steps_per_epoch * max(1, args.epochs // 5), 0.5, staircase=True
     )
@@ -176,7 +177,7 @@ def train_ours(train, test, args, seed: int) -> list[float]:
         our_model(seed),
         from_arrays(*train),
         epochs=args.epochs,
-        batch_size=BATCH,
+        batch_size=args.batch_size,
         loss=frequency_relative_l2,
         optimizer=optax.adamw(schedule, weight_decay=1e-4),
         drop_last=False,
