@@ -37,6 +37,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--iterations", type=int, default=300, help="iterations on each side")
     parser.add_argument("--test-points", type=int, default=100, help="test grid per axis")
     parser.add_argument("--eval-every", type=int, default=25, help="iterations between tests")
+    parser.add_argument(
+        "--init",
+        default="glorot_normal",
+        choices=("glorot_normal", "uniform"),
+        help="our MLP's initialization (the reference's: uniform)",
+    )
 
 
 def reference_arguments(reference_dir: str, args, seed: int):
@@ -72,7 +78,7 @@ def new_reference(reference_dir: str, args, seed: int):
 
 def our_model(args, seed: int) -> jsm.PIG:
     return jsm.PIG(ph.Helmholtz(A1, A2).domain, args.gaussians, scale=0.1, weight_std=0.01,
-                   key=jax.random.key(seed))  # fmt: skip
+                   init=args.init, key=jax.random.key(seed))  # fmt: skip
 
 
 def copy_weights(reference_net, model: jsm.PIG) -> jsm.PIG:

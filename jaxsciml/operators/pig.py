@@ -26,25 +26,36 @@ from jaxsciml.physics.domain import Box
 
 
 def glorot_normal_mlp(
-    in_size: int, hidden: Sequence[int], out_size: int, *, key: PRNGKeyArray
+    in_size: int,
+    hidden: Sequence[int],
+    out_size: int,
+    *,
+    init: str = "glorot_normal",
+    key: PRNGKeyArray,
 ) -> eqx.nn.MLP:
     """A tanh MLP `in → hidden... → out` with Glorot-normal weights and zero biases (Flax's
-    `Dense(kernel_init=glorot_normal())`, as the PIG and SPINN codes build theirs)."""
+    `Dense(kernel_init=glorot_normal())`, as the PIG and SPINN JAX codes build theirs), or with
+    `init="uniform"` PyTorch's default `U(±1/√fan_in)` weights and biases (the PIG code's
+    PyTorch Helmholtz script)."""
+    if init not in ("glorot_normal", "uniform"):
+        raise ValueError(f"init must be 'glorot_normal' or 'uniform', got {init!r}")
     hidden = tuple(hidden)
     if not hidden or min(hidden) < 1:
         raise ValueError(f"hidden must list at least one positive width, got {hidden}")
     if len(set(hidden)) != 1:
         raise ValueError(f"the hidden layers must share one width, got {hidden}")
+    if init == "uniform":  # equinox's own initialization is PyTorch's
+        return eqx.nn.MLP(in_size, out_size, hidden[0], len(hidden), activation=jnp.tanh, key=key)
     mlp = eqx.nn.MLP(
         in_size, out_size, hidden[0], len(hidden), activation=jnp.tanh, key=jax.random.key(0)
     )
-    init = jax.nn.initializers.glorot_normal()
+    glorot = jax.nn.initializers.glorot_normal()
     keys = jax.random.split(key, len(mlp.layers))
     layers = tuple(
         eqx.tree_at(
             lambda m: (m.weight, m.bias),
             layer,
-            (init(k, layer.weight.shape), jnp.zeros_like(layer.bias)),
+            (glorot(k, layer.weight.shape), jnp.zeros_like(layer.bias)),
         )
         for layer, k in zip(mlp.layers, keys)
     )
@@ -168,6 +179,8 @@ class PIG(AbstractPointOperator):
       the PyTorch Helmholtz code).
     - `covariance`: `"diagonal"` (the default) or `"full"` (rotated Gaussians, 2-D and 3-D;
       the paper fine-tunes these from a trained diagonal model).
+    - `init`: the MLP's initialization, `"glorot_normal"` (the JAX scripts') or `"uniform"`
+      (PyTorch's default, the Helmholtz script's).
     """
 
     arguments: str = eqx.field(static=True, repr=False)  # see `recorded`
@@ -189,6 +202,7 @@ class PIG(AbstractPointOperator):
         grid_range: float = 2.0,
         weight_std: float = 1.0,
         covariance: str = "diagonal",
+        init: str = "glorot_normal",
         key: PRNGKeyArray,
     ):
         key_features, key_mlp = jax.random.split(key)
@@ -202,7 +216,7 @@ class PIG(AbstractPointOperator):
             covariance=covariance,
             key=key_features,
         )
-        self.mlp = glorot_normal_mlp(channels, hidden, out_channels, key=key_mlp)
+        self.mlp = glorot_normal_mlp(channels, hidden, out_channels, init=init, key=key_mlp)
         self.in_dim, self.out_channels = domain.dim, out_channels
 
     @property

@@ -186,3 +186,19 @@ def test_physics_training_is_the_same_on_one_device_and_on_eight():
         jax.tree.leaves(eqx.filter(eight, eqx.is_array)),
     ):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_the_mlp_takes_glorot_normal_or_pytorch_uniform_initialization(getkey):
+    """The JAX scripts' Glorot-normal MLP has zero biases; the PyTorch Helmholtz script's
+    default layers draw weights and biases from U(±1/√fan_in)."""
+    domain = ph.Box([-1.0, -1.0], [1.0, 1.0])
+    glorot = jsm.PIG(domain, 8, scale=0.1, hidden=(400,), key=getkey())
+    uniform = jsm.PIG(domain, 8, scale=0.1, hidden=(400,), init="uniform", key=getkey())
+    assert np.all(np.asarray(glorot.mlp.layers[1].bias) == 0)
+    np.testing.assert_allclose(np.std(glorot.mlp.layers[1].weight), np.sqrt(2 / 401), rtol=0.1)
+    last = uniform.mlp.layers[1]  # fan-in 400: bound 0.05
+    assert np.abs(last.weight).max() <= 0.05 and np.abs(last.bias).max() <= 0.05
+    np.testing.assert_allclose(np.std(last.weight), 0.05 / np.sqrt(3), rtol=0.1)
+    assert np.abs(uniform.mlp.layers[0].bias).max() > 0.1  # fan-in 4: bound 0.5
+    with pytest.raises(ValueError, match="init must be"):
+        jsm.PIG(domain, 8, scale=0.1, init="he", key=getkey())
