@@ -18,12 +18,12 @@ import ast
 import os
 import sys
 import tempfile
-import time
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from parity_common import put_weights, train_side_by_side
 from parity_multionet import darcy
 
 import jaxsciml as jsm
@@ -168,11 +168,7 @@ def copy_weights(solver, model: DGNO) -> DGNO:
                 pairs.append((lambda m, p=pick: p(m).bias, array(layer.bias)))
         pairs.append((lambda m, w=where: w(m).weights, jnp.stack([array(w) for w in net.w])))
         pairs.append((lambda m, w=where: w(m).bias, array(net.b).reshape(1)))
-    for where, value in pairs:
-        if where(model).shape != value.shape:
-            raise ValueError(f"shape {where(model).shape} against the reference's {value.shape}")
-        model = eqx.tree_at(where, model, value)
-    return model
+    return put_weights(model, pairs)
 
 
 def our_loss() -> DGNOLoss:
@@ -302,20 +298,8 @@ def run(args) -> dict:
     n = args.train
     compare_on_identical_weights(args.reference_dir, a[:n], u[:n])
     test = (a[n:], u[n:])
-    curves = {"ours": [], "reference": []}
-    seconds = {"ours": [], "reference": []}
-    for seed in args.seeds:
-        begin = time.perf_counter()
-        curves["reference"].append(
-            train_reference(args.reference_dir, a[:n], u[:n], test, args, seed)
-        )
-        seconds["reference"].append(time.perf_counter() - begin)
-        begin = time.perf_counter()
-        curves["ours"].append(train_ours(a[:n], test, args, seed))
-        seconds["ours"].append(time.perf_counter() - begin)
-        print(
-            f"  seed {seed}: final test rel. L2 ours {curves['ours'][-1][-1]:.4f}, "
-            f"reference {curves['reference'][-1][-1]:.4f}",
-            flush=True,
-        )
-    return {"curves": curves, "seconds": seconds}
+    return train_side_by_side(
+        args.seeds,
+        lambda seed: train_reference(args.reference_dir, a[:n], u[:n], test, args, seed),
+        lambda seed: train_ours(a[:n], test, args, seed),
+    )

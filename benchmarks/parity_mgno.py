@@ -14,13 +14,12 @@ import os
 import re
 import sys
 import tempfile
-import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from parity_common import generated_darcy, put_weights, train_side_by_side
 
-import datagen
 import jaxsciml as jsm
 from jaxsciml import parallel
 from jaxsciml.data import from_arrays
@@ -43,14 +42,6 @@ def add_arguments(parser) -> None:
     parser.add_argument("--learning-rate", type=float, default=5e-4, help="peak learning rate")
 
 
-def darcy(path: str, samples: int) -> tuple[np.ndarray, np.ndarray]:
-    """Coefficients and solutions `(samples, 101, 101)`, generated when missing."""
-    if not os.path.exists(path):
-        datagen.generate("darcy", samples, path, resolution=STORED, seed=0)
-    batch = jsm.data.load(path).read(np.arange(samples))
-    return batch.inputs[:, 0], batch.outputs[:, 0]
-
-
 def export_mat(folder: str, coefficients, solutions, n_train: int) -> dict[str, str]:
     """The reference's two files: training samples in one, test then validation in the other,
     under the keys `coeff` and `sol` its `MatReader` reads."""
@@ -64,7 +55,6 @@ def export_mat(folder: str, coefficients, solutions, n_train: int) -> dict[str, 
 
 def copy_weights(reference, model):
     """Our `MgNO` holding the weights of the reference's `MgNO_DC_smooth`."""
-    import equinox as eqx
 
     array = lambda t: jnp.asarray(t.detach().cpu().numpy())  # noqa: E731
     leaves, values = [], []
@@ -107,11 +97,7 @@ def copy_weights(reference, model):
                     cycle.RTlayers[level].weight.transpose(0, 1).flip(2, 3),
                 )
     put(lambda m: m.projection, reference.linear.weight[:, :, 0, 0])
-    for where, value in zip(leaves, values):
-        if where(model).shape != value.shape:
-            raise ValueError(f"shape {where(model).shape} against the reference's {value.shape}")
-        model = eqx.tree_at(where, model, value)
-    return model
+    return put_weights(model, zip(leaves, values))
 
 
 def our_model(resolution, seed):
@@ -268,26 +254,18 @@ def train_ours(train: tuple, test: tuple, args, seed: int) -> list[float]:
 def run(args) -> dict:
     """Both sides over `args.seeds`: per-epoch test curves and seconds."""
     samples = args.train + args.test + args.val
-    coefficients, solutions = darcy(args.data, samples)
+    coefficients, solutions = (
+        field[:, 0] for field in generated_darcy(args.data, samples, resolution=STORED)
+    )
     sub = (slice(None), slice(None, None, STRIDE), slice(None, None, STRIDE))
     n = args.train
     pair = lambda rows: (coefficients[rows][sub][:, None], solutions[rows][sub][:, None])  # noqa: E731
     train, test = pair(slice(0, n)), pair(slice(n, n + args.test))
     forward_check(args.reference_dir, train[0][:4, 0])
-    curves = {"ours": [], "reference": []}
-    seconds = {"ours": [], "reference": []}
     with tempfile.TemporaryDirectory() as folder:
         paths = export_mat(folder, coefficients, solutions, n)
-        for seed in args.seeds:
-            begin = time.perf_counter()
-            curves["reference"].append(train_reference(args.reference_dir, paths, args, seed))
-            seconds["reference"].append(time.perf_counter() - begin)
-            begin = time.perf_counter()
-            curves["ours"].append(train_ours(train, test, args, seed))
-            seconds["ours"].append(time.perf_counter() - begin)
-            print(
-                f"  seed {seed}: final test rel. L2 ours {curves['ours'][-1][-1]:.4f}, "
-                f"reference {curves['reference'][-1][-1]:.4f}",
-                flush=True,
-            )
-    return {"curves": curves, "seconds": seconds}
+        return train_side_by_side(
+            args.seeds,
+            lambda seed: train_reference(args.reference_dir, paths, args, seed),
+            lambda seed: train_ours(train, test, args, seed),
+        )

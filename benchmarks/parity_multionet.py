@@ -15,14 +15,12 @@ reference's `CNNet2d`; its solver (`MultiONet.Solver`: optimizer, scheduler, loo
 import os
 import sys
 import tempfile
-import time
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from parity_common import generated_darcy, put_weights, train_side_by_side
 
-import datagen
 import jaxsciml as jsm
 from jaxsciml import parallel
 from jaxsciml.data import from_arrays
@@ -52,13 +50,9 @@ def add_arguments(parser) -> None:
 
 
 def darcy(path: str, samples: int) -> tuple[np.ndarray, np.ndarray]:
-    """Coefficients and solutions `(samples, 29, 29)`, generated when missing."""
-    if not os.path.exists(path):
-        datagen.generate(
-            "darcy", samples, path, resolution=N, values=[10.0, 5.0], forcing=10.0, seed=0
-        )
-    batch = jsm.data.load(path).read(np.arange(samples))
-    return batch.inputs[:, 0], batch.outputs[:, 0]
+    """Piecewise-constant coefficients (5, 10; f = 10) and solutions `(samples, 29, 29)`."""
+    a, u = generated_darcy(path, samples, resolution=N, values=[10.0, 5.0], forcing=10.0)
+    return a[:, 0], u[:, 0]
 
 
 def export_h5(path: str, a: np.ndarray, u: np.ndarray) -> None:
@@ -168,11 +162,7 @@ def copy_weights(encoder, u, model):
             pairs.append((lambda m, o=ours, i=i: getattr(m, o)[i].bias, array(layer.bias)))
     pairs.append((lambda m: m.weights, jnp.stack([array(w) for w in u.w])))
     pairs.append((lambda m: m.bias, array(u.b).reshape(1)))
-    for where, value in pairs:
-        if where(model).shape != value.shape:
-            raise ValueError(f"shape {where(model).shape} against the reference's {value.shape}")
-        model = eqx.tree_at(where, model, value)
-    return model
+    return put_weights(model, pairs)
 
 
 def forward_check(reference_dir: str, a: np.ndarray) -> None:
@@ -268,8 +258,6 @@ def run(args) -> dict:
     n = args.train
     forward_check(args.reference_dir, a[:4])
     train, test = (a[:n, None], u[:n, None]), (a[n:, None], u[n:, None])
-    curves = {"ours": [], "reference": []}
-    seconds = {"ours": [], "reference": []}
     with tempfile.TemporaryDirectory() as folder:
         files = {
             "train": os.path.join(folder, "train.mat"),
@@ -277,16 +265,8 @@ def run(args) -> dict:
         }
         export_h5(files["train"], a[:n], u[:n])
         export_h5(files["test"], a[n:], u[n:])
-        for seed in args.seeds:
-            begin = time.perf_counter()
-            curves["reference"].append(train_reference(args.reference_dir, files, args, seed))
-            seconds["reference"].append(time.perf_counter() - begin)
-            begin = time.perf_counter()
-            curves["ours"].append(train_ours(train, test, args, seed))
-            seconds["ours"].append(time.perf_counter() - begin)
-            print(
-                f"  seed {seed}: final test rel. L2 ours {curves['ours'][-1][-1]:.4f}, "
-                f"reference {curves['reference'][-1][-1]:.4f}",
-                flush=True,
-            )
-    return {"curves": curves, "seconds": seconds}
+        return train_side_by_side(
+            args.seeds,
+            lambda seed: train_reference(args.reference_dir, files, args, seed),
+            lambda seed: train_ours(train, test, args, seed),
+        )

@@ -14,13 +14,12 @@ plots are skipped). Ours: `jsm.PIG` with `ph.PhysicsLoss` through `jsm.fit`.
 import os
 import sys
 import tempfile
-import time
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from parity_common import put_weights, train_side_by_side
 
 import jaxsciml as jsm
 from jaxsciml import parallel, physics as ph
@@ -93,11 +92,7 @@ def copy_weights(reference_net, model: jsm.PIG) -> jsm.PIG:
         layer = reference_net.net[theirs]
         pairs.append((lambda m, i=ours: m.mlp.layers[i].weight, array(layer.weight)))
         pairs.append((lambda m, i=ours: m.mlp.layers[i].bias, array(layer.bias)))
-    for where, value in pairs:
-        if where(model).shape != value.shape:
-            raise ValueError(f"shape {where(model).shape} against the reference's {value.shape}")
-        model = eqx.tree_at(where, model, value)
-    return model
+    return put_weights(model, pairs)
 
 
 def compare_on_identical_weights(reference_dir: str, args) -> None:
@@ -162,15 +157,10 @@ def run(args) -> dict:
 
     torch.set_default_dtype(torch.float32)
     compare_on_identical_weights(args.reference_dir, args)
-    curves = {"ours": [], "reference": []}
-    seconds = {"ours": [], "reference": []}
-    for seed in args.seeds:
-        begin = time.perf_counter()
-        curves["reference"].append(train_reference(args.reference_dir, args, seed))
-        seconds["reference"].append(time.perf_counter() - begin)
-        begin = time.perf_counter()
-        curves["ours"].append(train_ours(args, seed))
-        seconds["ours"].append(time.perf_counter() - begin)
-        print(f"  seed {seed}: final test rel. L2 ours {curves['ours'][-1][-1]:.3e}, "
-              f"reference {curves['reference'][-1][-1]:.3e}", flush=True)  # fmt: skip
-    return {"curves": curves, "seconds": seconds, "unit": ("iteration", args.eval_every)}
+    result = train_side_by_side(
+        args.seeds,
+        lambda seed: train_reference(args.reference_dir, args, seed),
+        lambda seed: train_ours(args, seed),
+        digits=".3e",
+    )
+    return result | {"unit": ("iteration", args.eval_every)}

@@ -11,17 +11,14 @@ transform in training). Ours: `T1` with `frequency_relative_l2`, AdamW with the 
 Both sides see the same standardized arrays (a: zero mean, unit variance; u: unit variance).
 """
 
-import os
 import sys
-import time
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from parity_common import generated_darcy, put_weights, train_side_by_side
 
-import datagen
 import jaxsciml as jsm
 from jaxsciml import parallel
 from jaxsciml.data import from_arrays
@@ -44,11 +41,8 @@ def add_arguments(parser) -> None:
 
 def darcy(path: str, n_train: int, samples: int) -> tuple[np.ndarray, np.ndarray]:
     """Standardized coefficients and scaled solutions `(samples, 1, 64, 64)` (statistics of the
-    training part), generated when missing."""
-    if not os.path.exists(path):
-        datagen.generate("darcy", samples, path, resolution=N, seed=0)
-    batch = jsm.data.load(path).read(np.arange(samples))
-    a, u = batch.inputs, batch.outputs
+    training part)."""
+    a, u = generated_darcy(path, samples, resolution=N)
     a = (a - a[:n_train].mean()) / a[:n_train].std()
     return a.astype(np.float32), (u / u[:n_train].std()).astype(np.float32)
 
@@ -96,11 +90,7 @@ def copy_weights(reference, model):
                     array(weight).transpose(2, 1, 0),
                 )
             )
-    for where, value in pairs:
-        if where(model).shape != value.shape:
-            raise ValueError(f"shape {where(model).shape} against the reference's {value.shape}")
-        model = eqx.tree_at(where, model, value)
-    return model
+    return put_weights(model, pairs)
 
 
 def forward_check(reference_dir: str, a: np.ndarray, u: np.ndarray) -> None:
@@ -194,18 +184,8 @@ def run(args) -> dict:
     n = args.train
     train, test = (a[:n], u[:n]), (a[n:], u[n:])
     forward_check(args.reference_dir, a[:4], u[:4])
-    curves = {"ours": [], "reference": []}
-    seconds = {"ours": [], "reference": []}
-    for seed in args.seeds:
-        begin = time.perf_counter()
-        curves["reference"].append(train_reference(args.reference_dir, train, test, args, seed))
-        seconds["reference"].append(time.perf_counter() - begin)
-        begin = time.perf_counter()
-        curves["ours"].append(train_ours(train, test, args, seed))
-        seconds["ours"].append(time.perf_counter() - begin)
-        print(
-            f"  seed {seed}: final test rel. L2 ours {curves['ours'][-1][-1]:.4f}, "
-            f"reference {curves['reference'][-1][-1]:.4f}",
-            flush=True,
-        )
-    return {"curves": curves, "seconds": seconds}
+    return train_side_by_side(
+        args.seeds,
+        lambda seed: train_reference(args.reference_dir, train, test, args, seed),
+        lambda seed: train_ours(train, test, args, seed),
+    )
