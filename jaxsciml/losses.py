@@ -151,10 +151,6 @@ class SobolevLoss(eqx.Module):
     lengths: float | tuple[float, ...] = 1.0
     cutoff: int | None = None
 
-    def __post_init__(self):
-        if isinstance(self.lengths, list):  # a config file's array
-            object.__setattr__(self, "lengths", tuple(self.lengths))
-
     def __call__(self, model, batch, key) -> Float[Array, ""]:
         del key
         options = dict(

@@ -85,12 +85,12 @@ class ResidentSteps:
 
         return jax.tree.map(pad, *parts)
 
-    def _build(self, state: dict, base_key) -> None:
+    def _build(self, state: dict, start: int, base_key) -> None:
         """The chunk program; one step per chunk where compiled loops are slow for this step
         (`loops_are_slow`: convolutions on XLA:CPU). The choice depends on the step alone, so a
         resumed run makes it as the first run did."""
         step = train_step(self.loss, self.optimizer, self.static)
-        rows = jax.tree.map(lambda a: a[0], self._epoch(0))
+        rows = jax.tree.map(lambda a: a[0], self._epoch(start // self.steps_per_epoch))
         batch = self.resident.gather(self.arrays, rows)
         jaxpr = jax.make_jaxpr(step)(
             state["params"], state["frozen"], state["opt_state"], batch, base_key
@@ -104,7 +104,7 @@ class ResidentSteps:
     def run(self, state: dict, start: int, end: int, base_key) -> tuple[dict, np.ndarray, float]:
         """Steps `[start, end)`: the new state, their losses and the seconds they took."""
         if self.run_chunk is None:
-            self._build(state, base_key)
+            self._build(state, start, base_key)
         started = time.perf_counter()
         indices = jax.device_put(self.indices(start, end), self.everywhere)
         params, opt_state, losses = self.run_chunk(

@@ -159,8 +159,8 @@ def test_steps_with_convolutions_run_one_per_dispatch_on_cpu_with_the_streamed_s
     lengths = []
     build = ResidentSteps._build
 
-    def spy(self, state, key):
-        build(self, state, key)
+    def spy(self, state, start, key):
+        build(self, state, start, key)
         lengths.append(self.length)
 
     runs = {}
