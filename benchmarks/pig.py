@@ -31,6 +31,8 @@ median of 10+ after warm-up. Training runs through `jaxsciml.fit` (one epoch = o
     python benchmarks/pig.py --quick     # ~2 minutes on 2 CPU cores
     python benchmarks/pig.py             # reduced mode, ~15 minutes on 2 CPU cores
     python benchmarks/pig.py --full      # the paper's sizes (a GPU)
+    python benchmarks/pig.py --full --problems klein_gordon --models PIG --seeds 100 200 300
+                                         # the paper's Klein-Gordon protocol (a CPU runs it)
 """
 
 import argparse
@@ -148,7 +150,9 @@ def step_times(models: dict, points: ph.Collocation, loss, optimizers: dict, rou
     return interleaved_times(calls, rounds)
 
 
-def run_problem(name: str, mode: str, lbfgs: bool, seed: int, rounds: int) -> list[dict]:
+def run_problem(
+    name: str, mode: str, lbfgs: bool, seed: int, rounds: int, kinds: tuple[str, ...]
+) -> list[dict]:
     case = SETTINGS[mode][name]
     problem, residual_weight = make_problem(name)
     resample = 20 if (name == "helmholtz" and lbfgs) else case.resample_every
@@ -161,7 +165,6 @@ def run_problem(name: str, mode: str, lbfgs: bool, seed: int, rounds: int) -> li
     )
     loss = ph.PhysicsLoss(problem, residual_weight=residual_weight, chunk_size=case.chunk_size)
     test = ph.ReferenceSolution.from_problem(problem, case.test_points)
-    kinds = ("PIG", "PINN")
     models = {kind: build(kind, problem, case, seed) for kind in kinds}
     optimizers = {kind: optimizer_for(name, kind, lbfgs) for kind in kinds}
     print(f"  {name}: timing one step of each model", flush=True)
@@ -186,6 +189,7 @@ def run_problem(name: str, mode: str, lbfgs: bool, seed: int, rounds: int) -> li
             {
                 "problem": name,
                 "model": kind,
+                "seed": seed,
                 "parameters": jsm.count_parameters(models[kind]),
                 "iterations": case.iterations,
                 "step_ms": times[kind]["median_ms"],
@@ -209,19 +213,20 @@ def run_problem(name: str, mode: str, lbfgs: bool, seed: int, rounds: int) -> li
 
 def print_table(rows: list[dict]) -> None:
     print(
-        "\n| problem | model | params | iters | step ms (median; min-max) | PIG step / PINN step "
-        "| final rel L2 | best rel L2 | paper |"
+        "\n| problem | model | seed | params | iters | step ms (median; min-max) "
+        "| PIG step / PINN step | final rel L2 | best rel L2 | paper |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
-    by_problem = {}
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    by_run = {}
     for row in rows:
-        by_problem.setdefault(row["problem"], {})[row["model"]] = row
+        by_run.setdefault((row["problem"], row["seed"]), {})[row["model"]] = row
     for row in rows:
-        pinn = by_problem[row["problem"]].get("PINN")
+        pinn = by_run[row["problem"], row["seed"]].get("PINN")
         ratio = row["step_ms"] / pinn["step_ms"] if pinn else float("nan")
         paper = "-" if row["paper"] is None else f"{row['paper']:.2e}"
         print(
-            f"| {row['problem']} | {row['model']} | {row['parameters']:,} | {row['iterations']} "
+            f"| {row['problem']} | {row['model']} | {row['seed']} | {row['parameters']:,} "
+            f"| {row['iterations']} "
             f"| {row['step_ms']:.1f}; {row['step_ms_min']:.1f}-{row['step_ms_max']:.1f} "
             f"| {ratio:.2f} | {row['final_error']:.2e} | {row['best_error']:.2e} | {paper} |"
         )
@@ -234,7 +239,15 @@ def main() -> None:
     mode.add_argument("--full", action="store_true", help="the paper's sizes (for a GPU)")
     parser.add_argument("--problems", nargs="+", default=list(PAPER_PIG), choices=list(PAPER_PIG))
     parser.add_argument("--helmholtz-lbfgs", action="store_true", help="L-BFGS for Helmholtz")
-    parser.add_argument("--seed", type=int, default=100, help="the scripts' first seed")
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=[100],
+        help="one run per seed (the paper's are 100, 200, 300)",
+    )
+    parser.add_argument("--models", nargs="+", default=["PIG", "PINN"], choices=["PIG", "PINN"],
+                        help="which models to time and train")  # fmt: skip
     parser.add_argument("--rounds", type=int, default=10, help="timed steps per model")
     parser.add_argument("--json", help="also write the rows to this file")
     args = parser.parse_args()
@@ -246,7 +259,9 @@ def main() -> None:
     print(f"mode: {mode}")
     rows = []
     for name in args.problems:
-        rows += run_problem(name, mode, args.helmholtz_lbfgs, args.seed, args.rounds)
+        for seed in args.seeds:
+            kinds = tuple(args.models)
+            rows += run_problem(name, mode, args.helmholtz_lbfgs, seed, args.rounds, kinds)
     print_table(rows)
     if args.json:
         with open(args.json, "w") as f:
