@@ -11,9 +11,11 @@ order (greedy nearest neighbour on the parameter fields) for every backend; the 
 systems in turn, interleaved (system 1 with every backend, then system 2, ...), each keeping its own
 state, with single-threaded BLAS as the generator runs. The Krylov backends run once per
 preconditioner in `--preconditioners` (Jacobi, as in the SKR paper's tables, and ILU by default),
-so matvec counts compare like with like. A backend whose solves take more than `--budget` seconds
-in total on a row stops there, and its per-system mean is over the systems it did (the table says
-how many); a backend that misses the tolerance within 10,000 matvecs drops out of the row.
+so matvec counts compare like with like; Helmholtz rows add every Krylov backend with its
+shifted-Laplacian multigrid (`shifted-mg`, complex arithmetic). A backend whose solves take more
+than `--budget` seconds in total on a row stops there, and its per-system mean is over the
+systems it did (the table says how many); a backend that misses the tolerance within 10,000
+matvecs drops out of the row.
 `auto` = its race (run here as the generator runs it) plus the chosen backend's own time.
 
     python benchmarks/datagen_solvers.py --quick            # small sizes, 10 systems per row
@@ -100,6 +102,10 @@ def backends_for(problem, preconditioners, tolerance) -> dict[str, LinearSolver]
     for preconditioner in preconditioners:
         for name in KRYLOV:
             solvers.append(make_solver(name, tolerance=tolerance, preconditioner=preconditioner))
+    if hasattr(problem, "shifted_laplacian"):  # Helmholtz: its own preconditioner, complex
+        shifted = {"preconditioner": "shifted-mg", **problem.shifted_laplacian()}
+        for name in KRYLOV:
+            solvers.append(make_solver(name, tolerance=tolerance, **shifted))
     return {solver.label: solver for solver in solvers}
 
 
@@ -184,15 +190,15 @@ def print_row(result: dict) -> None:
     fastest = min(per_system.values(), default=float("nan"))
     print(f"\n{result['row']}: {result['unknowns']} unknowns, {result['systems']} systems")
     print(
-        f"  {'backend':14s} {'ms/system':>10s} {'x fastest':>9s} {'systems':>8s} "
+        f"  {'backend':20s} {'ms/system':>10s} {'x fastest':>9s} {'systems':>8s} "
         f"{'matvecs/system':>14s} {'worst res':>9s}"
     )
     for label, e in backends.items():
         if e["failed"] or not e["done"]:
-            print(f"  {label:14s} " + (f"failed: {e['failed'][:90]}" if e["failed"] else "not run"))
+            print(f"  {label:20s} " + (f"failed: {e['failed'][:90]}" if e["failed"] else "not run"))
             continue
         print(
-            f"  {label:14s} {1e3 * per_system[label]:10.1f} {per_system[label] / fastest:9.2f} "
+            f"  {label:20s} {1e3 * per_system[label]:10.1f} {per_system[label] / fastest:9.2f} "
             f"{e['done']:8d} {e['matvecs'] / e['done']:14.1f} {e['worst']:9.1e}"
         )
     for suffix in sorted({label.split("+")[1] for label in backends if "+" in label}):
@@ -226,7 +232,12 @@ def main(argv=None) -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--rows", nargs="*", default=None, help="only rows containing these words")
     parser.add_argument("--systems", type=int, help="override the systems per row")
-    parser.add_argument("--preconditioners", nargs="+", default=["jacobi", "ilu"])
+    parser.add_argument(
+        "--preconditioners",
+        nargs="*",
+        default=["jacobi", "ilu"],
+        help="Krylov preconditioners (none: only direct, cg-amg, shifted-mg)",
+    )
     parser.add_argument(
         "--budget", type=float, help="seconds per backend and row (default 60, quick 10)"
     )

@@ -121,12 +121,15 @@ class Auto:
 
         Sparse LU leads in 2D (its fill grows gently there) and goes last in 3D, where one
         factorization can take minutes. Cheap Jacobi-preconditioned Krylov solvers are raced
-        beside the heavier AMG and ILU ones because on small 3D grids they win.
+        beside the heavier AMG and ILU ones because on small 3D grids they win. A problem that
+        knows its shifted Laplacian (`shifted_laplacian()`, Helmholtz) also races SKR and gcrotmk
+        with the `shifted-mg` preconditioner, first among the Krylov solvers (restarted GMRES
+        stalls with it).
         """
 
-        def build(name, preconditioner=None):
+        def build(name, preconditioner=None, **options):
             chosen = {} if preconditioner is None else {"preconditioner": preconditioner}
-            return SOLVERS[name](tolerance=self.tolerance, **chosen)
+            return SOLVERS[name](tolerance=self.tolerance, **chosen, **options)
 
         if problem.symmetric and problem.definite:
             iterative = [build("cg-amg"), build("skr", "jacobi"), build("gmres", "jacobi")]
@@ -137,6 +140,10 @@ class Auto:
                 build("gcrotmk", "jacobi"),
                 build("gmres", "jacobi"),
             ]
+        shifted = problem.shifted_laplacian() if hasattr(problem, "shifted_laplacian") else None
+        if shifted and shifted["shift"] > 0:  # indefinite Helmholtz: only this one scales
+            recycling = [build(name, "shifted-mg", **shifted) for name in ("skr", "gcrotmk")]
+            iterative = recycling + iterative
         direct = build("direct")
         return [direct] + iterative if problem.dim <= 2 else iterative + [direct]
 

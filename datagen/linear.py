@@ -67,8 +67,8 @@ class LinearGenerator(Generator):
     - `problem`: the family with its settings (e.g. `Darcy(resolution=65)`).
     - `solver`: a backend of `datagen.linear_solvers.SOLVERS` or `"auto"` (race the candidates on
       the first `race_samples` systems and use the fastest); `preconditioner` (`none`,
-      `jacobi`, `ilu`, `amg`) and the other `solver_options` are passed to it (e.g.
-      `{"restart": 60}`); `tolerance` is the relative residual every stored solution meets.
+      `jacobi`, `ilu`, `amg`, `shifted-mg`) and the other `solver_options` are passed to it
+      (e.g. `{"restart": 60}`); `tolerance` is the relative residual every stored solution meets.
     - `sort`: `"auto"` (sort when the solver recycles across systems), `"greedy"`, `"curve"` or
       `"none"`.
     - `on_failure`: `"raise"` stops at an unconverged solve; `"skip"` leaves the sample out of
@@ -105,9 +105,15 @@ class LinearGenerator(Generator):
 
     @property
     def backend_options(self) -> dict:
-        """`solver_options` with the `preconditioner`, if one is set."""
+        """`solver_options` with the `preconditioner`, if one is set; for `shifted-mg`, the grid
+        and shift the problem gives (`shifted_laplacian()`) unless the options set them."""
         chosen = {} if self.preconditioner is None else {"preconditioner": self.preconditioner}
-        return {**self.solver_options, **chosen}
+        options = {**self.solver_options, **chosen}
+        if options.get("preconditioner") == "shifted-mg" and hasattr(
+            self.problem, "shifted_laplacian"
+        ):
+            options = {**self.problem.shifted_laplacian(), **options}
+        return options
 
     def backend(self) -> LinearSolver | Auto:
         """The configured solver object (`auto` included)."""

@@ -14,15 +14,17 @@ Every result meets the true relative residual `‖b - A x‖ / ‖b‖ ≤ toler
 - `skr`: GCRO-DR(m, k) carrying its recycled space along a sorted sequence of systems.
 - `dcdm`: the deep conjugate direction method with a trained network (`network=PATH`). SPD only.
 
-The Krylov backends take `preconditioner` (`none`, `jacobi`, `ilu`, `amg`), applied on the right so
-that the residual they minimise is the true one. A solve that misses its tolerance within
-`max_matvecs` raises `SolveError`: an unconverged solution never becomes a sample. `datagen.auto`
-adds `auto`, which races these on the problem at hand.
+The Krylov backends take `preconditioner` (`none`, `jacobi`, `ilu`, `amg`, `shifted-mg`), applied
+on the right so that the residual they minimise is the true one. `shifted-mg`, the shifted-Laplacian
+multigrid for indefinite Helmholtz, also takes the unknowns' `grid`, the `shift` and the
+`wavelength`; it is complex, so the iteration runs in complex arithmetic. A solve that misses its
+tolerance within `max_matvecs` raises `SolveError`: an unconverged solution never becomes a
+sample. `datagen.auto` adds `auto`, which races these on the problem at hand.
 """
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -201,9 +203,19 @@ class _Counted:
 class _Preconditioned(LinearSolver):
     """A Krylov backend with a right preconditioner set up once per matrix; subclasses give
     `_iterate`. The true residual is re-checked after each run of the iteration (the tracked one
-    can drift from it) and the iteration rerun on what is left, at most three times."""
+    can drift from it) and the iteration rerun on what is left, at most three times.
+
+    **Fields:** `preconditioner` (a name of `PRECONDITIONERS`); for `shifted-mg` also `grid`, the
+    shape of the unknowns (C order), `shift`, the σ of `A + iσI` (matrix units), and `wavelength`,
+    in grid spacings (0: not limited by it). `shifted-mg`
+    is complex: the iteration then runs in complex arithmetic (its recycled space too) and the
+    real part of its result is the solution."""
 
     preconditioner: str = "ilu"
+    grid: Sequence[int] = ()  # stored as a tuple
+    shift: float = 0.0
+    wavelength: float = 0.0
+    complex_arithmetic: ClassVar[bool] = True  # whether it can take a complex preconditioner
 
     def __post_init__(self):
         super().__post_init__()
@@ -212,13 +224,37 @@ class _Preconditioned(LinearSolver):
                 f"unknown preconditioner {self.preconditioner!r}; available: "
                 f"{list(PRECONDITIONERS)}"
             )
+        object.__setattr__(self, "grid", tuple(int(s) for s in self.grid))  # JSON gives lists
+        if self.preconditioner == "shifted-mg" and not self.complex_arithmetic:
+            raise ValueError(
+                f"{self.name} runs in real arithmetic; the shifted-mg preconditioner is complex "
+                "and needs a solver that iterates in complex arithmetic (skr, gcrodr, gmres, "
+                "gcrotmk)"
+            )
+        if self.preconditioner == "shifted-mg" and not (self.grid and self.shift > 0):
+            raise ValueError(
+                "the shifted-mg preconditioner needs grid (the unknowns' shape) and a positive "
+                "shift; a generator of the helmholtz family fills them in "
+                "(Helmholtz.shifted_laplacian())"
+            )
 
     @property
     def label(self) -> str:
         return f"{self.name}+{self.preconditioner}"
 
     def _prepare(self, matrix):
-        return make_preconditioner(self.preconditioner, matrix)
+        return make_preconditioner(
+            self.preconditioner,
+            matrix,
+            grid=self.grid,
+            shift=self.shift,
+            wavelength=self.wavelength,
+        )
+
+    @property
+    def _arithmetic(self) -> type:
+        """The iteration's dtype: complex for a complex preconditioner, else float64."""
+        return np.complex128 if self.preconditioner == "shifted-mg" else np.float64
 
     def _solve(self, state, rhs, x, target):
         matrix, inverse, recycled = state.matrix, state.prepared, state.recycled
@@ -232,9 +268,9 @@ class _Preconditioned(LinearSolver):
             counted = _Counted(matrix)
             budget = self.max_matvecs - matvecs
             dx, steps, recycled, stalled = self._iterate(
-                counted, inverse, r, target, budget, recycled
+                counted, inverse, r.astype(self._arithmetic), target, budget, recycled
             )
-            x = x + dx
+            x = x + dx.real  # a real system's solution: the imaginary part is rounding
             iterations += steps
             matvecs += counted.calls
         return x, iterations, matvecs, recycled, stalled
@@ -334,8 +370,8 @@ class _ScipyKrylov(_Preconditioned):
 
     def _iterate(self, matrix_apply, inverse, residual, target, budget, recycled):
         shape = (residual.shape[0],) * 2
-        operator = spla.LinearOperator(shape, matvec=matrix_apply, dtype=np.float64)
-        preconditioner = spla.LinearOperator(shape, matvec=inverse, dtype=np.float64)
+        operator = spla.LinearOperator(shape, matvec=matrix_apply, dtype=residual.dtype)
+        preconditioner = spla.LinearOperator(shape, matvec=inverse, dtype=residual.dtype)
         steps = [0]
         dx, _ = self._method(
             operator,
@@ -370,6 +406,7 @@ class AMGCGSolver(_ScipyKrylov):
     preconditioner: str = "amg"
     name: ClassVar[str] = "cg-amg"
     spd_only: ClassVar[bool] = True
+    complex_arithmetic: ClassVar[bool] = False  # CG needs a Hermitian preconditioner
 
     @property
     def label(self) -> str:

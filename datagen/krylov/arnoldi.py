@@ -1,10 +1,12 @@
 """The Arnoldi process shared by GMRES and GCRO-DR, tracking the least-squares residual per step.
 
 Vectors are stored as rows (`(steps + 1, n)` arrays) so that the Gram-Schmidt products are
-contiguous matrix-vector products. Everything is float64.
+contiguous matrix-vector products. Everything is float64, or complex128 when the start vector,
+the operator or the deflation space is complex (inner products then conjugate their left side).
 """
 
 import dataclasses
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -40,9 +42,9 @@ def _orthogonalize(w: np.ndarray, rows: np.ndarray) -> np.ndarray:
     with four BLAS-2 products instead of `2 j` BLAS-1 ones. (A conditional second pass saves
     nothing here: with a deflation space the first pass nearly always cancels most of `w`.)
     """
-    coefficients = rows @ w
+    coefficients = rows.conj() @ w
     w -= rows.T @ coefficients
-    correction = rows @ w
+    correction = rows.conj() @ w
     w -= rows.T @ correction
     return coefficients + correction
 
@@ -62,7 +64,8 @@ def arnoldi_cycle(
     """
     n = start.shape[0]
     k = 0 if deflation is None else deflation.shape[0]
-    rows = np.empty((k + steps + 1, n))  # [C; V]: one Gram-Schmidt pass covers both
+    dtype = np.result_type(start, np.float64, *(() if deflation is None else (deflation,)))
+    rows = np.empty((k + steps + 1, n), dtype)  # [C; V]: one Gram-Schmidt pass covers both
     if k:
         rows[:k] = deflation
         # The residual is orthogonal to C in exact arithmetic; its rounding component along C,
@@ -72,33 +75,39 @@ def arnoldi_cycle(
     beta = float(np.linalg.norm(start))
     basis = rows[k:]
     basis[0] = start / beta
-    hessenberg = np.zeros((steps + 1, steps))
-    projections = np.zeros((k, steps))
-    triangle = np.zeros((steps, steps))  # H after the Givens rotations
-    cosines, sines = np.zeros(steps), np.zeros(steps)
-    rhs = np.zeros(steps + 1)
+    hessenberg = np.zeros((steps + 1, steps), dtype)
+    projections = np.zeros((k, steps), dtype)
+    triangle = np.zeros((steps, steps), dtype)  # H after the Givens rotations
+    rotations = []  # (c, s) of each step, as Python scalars: the loop below is scalar work
+    rhs = np.zeros(steps + 1, dtype)
     rhs[0] = beta
     j = 0
     while j < steps:
         w = apply(basis[j])
+        if w.dtype != dtype:
+            raise TypeError(f"the operator returned {w.dtype} vectors in a {dtype} iteration")
         coefficients = _orthogonalize(w, rows[: k + j + 1])
         projections[:, j] = coefficients[:k]
-        column = np.zeros(steps + 1)
-        column[: j + 1] = coefficients[k:]
         norm = float(np.linalg.norm(w))
-        column[j + 1] = norm
-        hessenberg[:, j] = column
-        for i in range(j):  # earlier rotations
+        column = [*coefficients[k:].tolist(), norm]
+        hessenberg[: j + 2, j] = column
+        for i, (c, s) in enumerate(rotations):  # the earlier rotations
             a, b = column[i], column[i + 1]
-            column[i], column[i + 1] = cosines[i] * a + sines[i] * b, -sines[i] * a + cosines[i] * b
-        radius = np.hypot(column[j], column[j + 1])
-        cosines[j], sines[j] = (
-            (1.0, 0.0) if radius == 0 else (column[j] / radius, column[j + 1] / radius)
-        )
-        triangle[: j + 1, j] = column[: j + 1]
-        triangle[j, j] = radius
-        rhs[j + 1] = -sines[j] * rhs[j]
-        rhs[j] = cosines[j] * rhs[j]
+            column[i], column[i + 1] = c * a + s * b, c * b - s.conjugate() * a
+        # the rotation (c real, |c|² + |s|² = 1) taking (a, b) to (c a + s b, -s̄ a + c b = 0)
+        a, b = column[j], column[j + 1]
+        radius = math.hypot(abs(a), abs(b))
+        if radius == 0:
+            c, s = 1.0, 0.0
+        elif a == 0:
+            c, s = 0.0, 1.0
+        else:
+            c, s = abs(a) / radius, a / abs(a) * b.conjugate() / radius
+        rotations.append((c, s))
+        triangle[:j, j] = column[:j]
+        triangle[j, j] = c * a + s * b
+        rhs[j + 1] = -np.conj(s) * rhs[j]
+        rhs[j] = c * rhs[j]
         j += 1
         breakdown = norm <= 1e-14 * max(np.abs(column[:j]).max(), 1e-300)
         basis[j] = 0.0 if breakdown else w / norm

@@ -22,17 +22,22 @@ from datagen.krylov.arnoldi import arnoldi_cycle
 from datagen.krylov.result import KrylovOutcome, RecycledSpace, stagnated
 
 
-def smallest_eigenspace(values: np.ndarray, vectors: np.ndarray, k: int) -> np.ndarray:
-    """An orthonormal real basis `(size, k or k+1)` of the eigenvectors of the `k` eigenvalues of
-    smallest magnitude (a complex pair contributes its real and imaginary parts, so a pair cut by
-    `k` adds one column). Infinite or undefined eigenvalues are never chosen."""
+def smallest_eigenspace(
+    values: np.ndarray, vectors: np.ndarray, k: int, real: bool = True
+) -> np.ndarray:
+    """An orthonormal basis `(size, k or k+1)` of the eigenvectors of the `k` eigenvalues of
+    smallest magnitude. Infinite or undefined eigenvalues are never chosen. With `real` (the
+    eigenproblem of a real iteration) the basis is real: a complex pair contributes its real and
+    imaginary parts, so a pair cut by `k` adds one column; otherwise the eigenvectors are kept."""
     magnitude = np.where(np.isfinite(values), np.abs(values), np.inf)
     columns, taken = [], []
     for index in np.argsort(magnitude, kind="stable"):
         if len(columns) >= k or not np.isfinite(magnitude[index]):
             break
         value, vector = values[index], vectors[:, index]
-        if abs(value.imag) <= 1e-12 * abs(value):
+        if not real:
+            columns.append(vector)
+        elif abs(value.imag) <= 1e-12 * abs(value):
             columns.append(vector.real)
         elif not any(np.isclose(value, np.conj(t)) for t in taken):
             columns += [vector.real, vector.imag]
@@ -77,12 +82,12 @@ def _first_cycle(apply, r, y, target, budget, restart, recycle):
     square = h[:j, :j].copy()
     unit = np.zeros(j)
     unit[-1] = 1.0
-    try:
-        square[:, -1] += h[j, j - 1] ** 2 * np.linalg.solve(square.T, unit)
+    try:  # H_j + |h_{j+1,j}|² H_j⁻ᴴ e_j e_jᵀ
+        square[:, -1] += abs(h[j, j - 1]) ** 2 * np.linalg.solve(square.conj().T, unit)
     except np.linalg.LinAlgError:  # a singular H_j: no harmonic Ritz vectors from this cycle
         return cycle, None
     values, vectors = sla.eig(square)
-    p = smallest_eigenspace(values, vectors, recycle)
+    p = smallest_eigenspace(values, vectors, recycle, real=h.dtype.kind != "c")
     if not p.shape[1]:
         return cycle, None
     m, q = _recycled_coefficients(p, h)
@@ -98,20 +103,21 @@ def _deflated_cycle(apply, r, y, target, budget, restart, recycle, space: Recycl
     cycle = arnoldi_cycle(apply, r, steps, target, deflation=c)
     j, basis, h, b = cycle.steps, cycle.basis, cycle.hessenberg, cycle.projections
     z = cycle.coefficients
-    along_c = c @ r
+    along_c = c.conj() @ r
     y += u.T @ (along_c - b @ z) + basis[:-1].T @ z
     r -= c.T @ along_c + basis.T @ (h @ z)
     # The cycle's space V̂ = [U D, V_j] with A V̂ = Ŵ G, Ŵ = [C, V_{j+1}] = `cycle.rows`.
     scale = 1.0 / np.linalg.norm(u, axis=1)
-    g = np.zeros((k + j + 1, k + j))
+    g = np.zeros((k + j + 1, k + j), h.dtype)
     g[:k, :k] = np.diag(scale)
     g[:k, k:] = b
     g[k:, k:] = h
     inner = np.zeros_like(g)  # Ŵᵀ V̂
-    inner[:, :k] = (cycle.rows @ u.T) * scale
+    inner[:, :k] = (cycle.rows.conj() @ u.T) * scale
     inner[k : k + j, k:] = np.eye(j)
-    values, vectors = sla.eig(g.T @ g, g.T @ inner)
-    p = smallest_eigenspace(values, vectors, recycle)
+    gh = g.conj().T
+    values, vectors = sla.eig(gh @ g, gh @ inner)
+    p = smallest_eigenspace(values, vectors, recycle, real=g.dtype.kind != "c")
     if not p.shape[1]:
         return cycle, space
     m, q = _recycled_coefficients(p, g)
@@ -133,13 +139,15 @@ def gcrodr(
     `recycled` space if one is given.
 
     `apply` is `v ↦ A v` (for right preconditioning `v ↦ A M⁻¹ v`), `residual` the initial
-    residual `r` (`(n,)`). A `recycled` space whose `image` is known for this `A` (e.g. from the
-    previous right-hand side of the same matrix) is used without the `k` matvecs of a refresh.
+    residual `r` (`(n,)`, real or complex: a complex operator needs a complex `r`, and then the
+    recycled space is complex too). A `recycled` space whose `image` is known for this `A` (e.g.
+    from the previous right-hand side of the same matrix) is used without the `k` matvecs of a
+    refresh.
     The outcome's `recycled` is the space to carry to the next system.
     """
     if not 0 < recycle < restart:
         raise ValueError(f"need 0 < recycle < restart, got recycle={recycle}, restart={restart}")
-    r = np.array(residual, np.float64)
+    r = np.array(residual, np.result_type(residual, np.float64))
     y = np.zeros_like(r)
     matvecs = iterations = cycles = 0
     space = recycled
@@ -147,7 +155,7 @@ def gcrodr(
         if space.image is None:
             matvecs += space.basis.shape[0]
             space = _refresh(apply, space.basis)
-        along_c = space.image @ r
+        along_c = space.image.conj() @ r
         y += space.basis.T @ along_c
         r -= space.image.T @ along_c
     norms = [np.linalg.norm(r)]

@@ -19,13 +19,14 @@ def gmres(
     """Find `y` with `‖r - A y‖ ≤ target` by GMRES restarted every `restart` steps.
 
     `apply` is `v ↦ A v` (for right preconditioning, `v ↦ A M⁻¹ v`); `residual` is the initial
-    residual `r` (`(n,)`). The residual is tracked through each cycle's least-squares problem and
+    residual `r` (`(n,)`, real or complex: a complex operator needs a complex `r`). The residual
+    is tracked through each cycle's least-squares problem and
     recomputed from its definition at every restart. It stops early, marked `stagnated`, when
     restarts stop reducing the residual (`datagen.krylov.result.stagnated`).
     """
     if restart < 1:
         raise ValueError(f"restart must be at least 1, got {restart}")
-    r = np.array(residual, np.float64)
+    r = np.array(residual, np.result_type(residual, np.float64))
     y = np.zeros_like(r)
     matvecs = cycles = 0
     norms = [np.linalg.norm(r)]

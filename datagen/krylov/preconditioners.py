@@ -6,16 +6,23 @@
   fill factor 10); works for non-symmetric and indefinite matrices while it stays stable.
 - `amg`: one V-cycle of smoothed-aggregation algebraic multigrid (pyamg); the method of choice for
   symmetric positive definite matrices, usable but weaker on the others.
+- `shifted-mg`: one geometric multigrid V-cycle of the complex-shifted operator `A + iσI`
+  (`datagen.krylov.multigrid`): the shifted-Laplacian preconditioner for indefinite Helmholtz.
+  Its values are complex (a Krylov method in complex arithmetic uses it). It needs the unknowns'
+  `grid` shape, the `shift` σ and the `wavelength` in grid spacings, which the Helmholtz family
+  supplies.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from datagen.krylov.multigrid import shifted_laplacian_preconditioner
 
-PRECONDITIONERS = ("none", "jacobi", "ilu", "amg")
+
+PRECONDITIONERS = ("none", "jacobi", "ilu", "amg", "shifted-mg")
 
 
 def is_symmetric(matrix: sp.spmatrix, tolerance: float = 1e-12) -> bool:
@@ -25,10 +32,17 @@ def is_symmetric(matrix: sp.spmatrix, tolerance: float = 1e-12) -> bool:
 
 
 def make_preconditioner(
-    name: str, matrix: sp.spmatrix | spla.LinearOperator
+    name: str,
+    matrix: sp.spmatrix | spla.LinearOperator,
+    *,
+    grid: Sequence[int] = (),
+    shift: float = 0.0,
+    wavelength: float = 0.0,
 ) -> Callable[[np.ndarray], np.ndarray]:
     """Set up the preconditioner `name` (one of `PRECONDITIONERS`) for `matrix` (`none` accepts
-    any linear operator; the others need the sparse matrix)."""
+    any linear operator; the others need the sparse matrix). `shifted-mg` also needs the shape
+    of the unknowns' `grid` and the `shift` σ > 0, and takes the `wavelength` in grid spacings
+    (its coarsest grid keeps 2 points per wavelength)."""
     if name == "none":
         return lambda v: v
     if name == "jacobi":
@@ -46,4 +60,12 @@ def make_preconditioner(
         symmetry = "hermitian" if is_symmetric(matrix) else "nonsymmetric"
         hierarchy = pyamg.smoothed_aggregation_solver(sp.csr_matrix(matrix), symmetry=symmetry)
         return hierarchy.aspreconditioner(cycle="V").matvec
+    if name == "shifted-mg":
+        if not grid or not shift > 0:
+            raise ValueError(
+                "the shifted-mg preconditioner needs the unknowns' grid shape and a positive "
+                f"shift (got grid={tuple(grid)}, shift={shift}); the helmholtz family supplies "
+                "them (Helmholtz.shifted_laplacian())"
+            )
+        return shifted_laplacian_preconditioner(matrix, grid, shift, wavelength)
     raise ValueError(f"unknown preconditioner {name!r}; available: {list(PRECONDITIONERS)}")

@@ -33,13 +33,28 @@ class Helmholtz(CoefficientAndField, StationaryProblem):
         super().__post_init__()
         if self.wavenumber < 0:
             raise ValueError(f"wavenumber must be non-negative, got {self.wavenumber}")
-        points_per_wavelength = 2 * np.pi * (self.resolution - 1) / max(self.wavenumber, 1e-300)
+        points_per_wavelength = self.points_per_wavelength
         if points_per_wavelength < 6:
             raise ValueError(
                 f"resolution {self.resolution} gives {points_per_wavelength:.1f} points per "
                 f"wavelength at k={self.wavenumber}; use at least "
                 f"{int(np.ceil(6 * self.wavenumber / (2 * np.pi))) + 1} points per axis."
             )
+
+    @property
+    def points_per_wavelength(self) -> float:
+        """The wavelength `2π / k` in grid spacings `h = 1 / (resolution - 1)`."""
+        return 2 * np.pi * (self.resolution - 1) / max(self.wavenumber, 1e-300)
+
+    def shifted_laplacian(self) -> dict:
+        """The options of the `shifted-mg` preconditioner for this family: the grid of the
+        unknowns, the shift σ = k²/2, i.e. the shifted Laplacian `-∇·(a∇) - (1 - i/2) k²` of
+        Erlangga, Oosterlee & Vuik (2006), and the wavelength `2π / (k h)` in grid spacings."""
+        return {
+            "grid": (self.resolution - 2,) * self.dim,
+            "shift": self.wavenumber**2 / 2,
+            "wavelength": self.points_per_wavelength,
+        }
 
     def assemble(self, theta: np.ndarray) -> LinearSystem:
         stiffness = diffusion_matrix(theta[0])
