@@ -34,6 +34,7 @@ initial weights, float32, interleaved, median of `--rounds`.
 
     python benchmarks/neural_ode.py --quick     # ~3 minutes on 2 CPU cores
     python benchmarks/neural_ode.py             # 1500 training steps per variant, 3 seeds
+    python benchmarks/neural_ode.py --ode-only --variants unbiased --seeds 5   # (a), ODE alone
 """
 
 import argparse
@@ -334,6 +335,12 @@ def print_study(title, rows, baseline="none"):
         print(
             f"  {name:10s} " + "  ".join(f"{r['nfe']:4d} {100 * r['accuracy']:6.2f}" for r in seeds)
         )
+    print("per seed, test NFE over the unregularized model's (the goal: at most 0.7 on each):")
+    for name, seeds in rows.items():
+        if name != baseline:
+            ratios = [r["nfe"] / b["nfe"] for r, b in zip(seeds, rows[baseline], strict=True)]
+            listed = "  ".join(f"{ratio:5.3f}" for ratio in ratios)
+            print(f"  {name:10s} {listed}   (largest {max(ratios):.3f})")
 
 
 def main():
@@ -353,6 +360,9 @@ def main():
     parser.add_argument("--sde-tol", type=float, default=1e-2, help="SDE rtol = atol")
     parser.add_argument("--rounds", type=int, default=10, help="timed repetitions")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--ode-only", action="store_true", help="only the neural ODE study of (a): no SDE, (b), (c)"
+    )
     args = parser.parse_args()
     steps = args.steps or (400 if args.quick else 1500)
     seeds = range(args.seeds or (1 if args.quick else 3))
@@ -372,6 +382,10 @@ def main():
     ode, ode_models = regularization_study("ode", ode_variants, steps, args.tol, seeds, args.rounds)
     results["ode"] = {str(k or "none"): v for k, v in ode.items()}
     print_study("(a) neural ODE, rings", results["ode"])
+    if args.ode_only:
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=2))
+        return
 
     sde_steps = steps // 2 if args.quick else steps
     sde_variants = {None: 0.0, "unbiased": args.sde_weight}

@@ -18,7 +18,7 @@ from collections.abc import Callable
 import numpy as np
 import scipy.linalg as sla
 
-from datagen.krylov.arnoldi import arnoldi_cycle
+from datagen.krylov.arnoldi import arnoldi_cycle, inner_products
 from datagen.krylov.result import KrylovOutcome, RecycledSpace, stagnated
 
 
@@ -103,7 +103,7 @@ def _deflated_cycle(apply, r, y, target, budget, restart, recycle, space: Recycl
     cycle = arnoldi_cycle(apply, r, steps, target, deflation=c)
     j, basis, h, b = cycle.steps, cycle.basis, cycle.hessenberg, cycle.projections
     z = cycle.coefficients
-    along_c = c.conj() @ r
+    along_c = inner_products(c, r)
     y += u.T @ (along_c - b @ z) + basis[:-1].T @ z
     r -= c.T @ along_c + basis.T @ (h @ z)
     # The cycle's space V̂ = [U D, V_j] with A V̂ = Ŵ G, Ŵ = [C, V_{j+1}] = `cycle.rows`.
@@ -113,7 +113,7 @@ def _deflated_cycle(apply, r, y, target, budget, restart, recycle, space: Recycl
     g[:k, k:] = b
     g[k:, k:] = h
     inner = np.zeros_like(g)  # Ŵᵀ V̂
-    inner[:, :k] = (cycle.rows.conj() @ u.T) * scale
+    inner[:, :k] = inner_products(cycle.rows, u.T) * scale
     inner[k : k + j, k:] = np.eye(j)
     gh = g.conj().T
     values, vectors = sla.eig(gh @ g, gh @ inner)
@@ -155,7 +155,7 @@ def gcrodr(
         if space.image is None:
             matvecs += space.basis.shape[0]
             space = _refresh(apply, space.basis)
-        along_c = space.image.conj() @ r
+        along_c = inner_products(space.image, r)
         y += space.basis.T @ along_c
         r -= space.image.T @ along_c
     norms = [np.linalg.norm(r)]
