@@ -83,10 +83,11 @@ def arnoldi_cycle(
     basis[0] = start / beta
     hessenberg = np.zeros((steps + 1, steps), dtype)
     projections = np.zeros((k, steps), dtype)
-    triangle = np.zeros((steps, steps), dtype)  # H after the Givens rotations
-    rotations = []  # (c, s) of each step, as Python scalars: the loop below is scalar work
-    rhs = np.zeros(steps + 1, dtype)
-    rhs[0] = beta
+    # The least-squares problem is scalar work, done on Python numbers (NumPy's per-element
+    # overhead would cost more than the Gram-Schmidt products on 10⁴ unknowns):
+    triangle = []  # the columns of H after the Givens rotations
+    rotations = []  # (c, s) of each step
+    rhs = [beta]  # β e₁ with the rotations applied
     j = 0
     while j < steps:
         w = apply(basis[j])
@@ -94,38 +95,45 @@ def arnoldi_cycle(
             raise TypeError(f"the operator returned {w.dtype} vectors in a {dtype} iteration")
         coefficients = _orthogonalize(w, rows[: k + j + 1])
         projections[:, j] = coefficients[:k]
-        norm = float(np.linalg.norm(w))
-        column = [*coefficients[k:].tolist(), norm]
-        hessenberg[: j + 2, j] = column
+        hessenberg[: j + 1, j] = coefficients[k:]
+        norm = math.sqrt(np.vdot(w, w).real)
+        hessenberg[j + 1, j] = norm
+        column = coefficients[k:].tolist()
         for i, (c, s) in enumerate(rotations):  # the earlier rotations
             a, b = column[i], column[i + 1]
             column[i], column[i + 1] = c * a + s * b, c * b - s.conjugate() * a
         # the rotation (c real, |c|² + |s|² = 1) taking (a, b) to (c a + s b, -s̄ a + c b = 0)
-        a, b = column[j], column[j + 1]
-        radius = math.hypot(abs(a), abs(b))
+        a, b = column[j], norm
+        radius = math.hypot(abs(a), b)
         if radius == 0:
             c, s = 1.0, 0.0
         elif a == 0:
             c, s = 0.0, 1.0
         else:
-            c, s = abs(a) / radius, a / abs(a) * b.conjugate() / radius
+            c, s = abs(a) / radius, a / abs(a) * b / radius
         rotations.append((c, s))
-        triangle[:j, j] = column[:j]
-        triangle[j, j] = c * a + s * b
-        rhs[j + 1] = -np.conj(s) * rhs[j]
+        column[j] = c * a + s * b
+        triangle.append(column)
+        rhs.append(-s.conjugate() * rhs[j])
         rhs[j] = c * rhs[j]
         j += 1
-        breakdown = norm <= 1e-14 * max(np.abs(column[:j]).max(), 1e-300)
-        basis[j] = 0.0 if breakdown else w / norm
+        breakdown = norm <= 1e-14 * max(max(map(abs, column)), 1e-300)
+        if breakdown:
+            basis[j] = 0.0
+        else:
+            np.multiply(w, 1.0 / norm, out=basis[j])
         if breakdown or abs(rhs[j]) <= target:
             break
-    coefficients = sla.solve_triangular(triangle[:j, :j], rhs[:j])
+    upper = np.zeros((j, j), dtype)
+    for i, entries in enumerate(triangle):
+        upper[: i + 1, i] = entries
+    coefficients = sla.solve_triangular(upper, np.array(rhs[:j], dtype), check_finite=False)
     return ArnoldiCycle(
         rows=rows[: k + j + 1],
         basis=basis[: j + 1],
         hessenberg=hessenberg[: j + 1, :j],
         projections=projections[:, :j],
         coefficients=coefficients,
-        residual_norm=float(abs(rhs[j])),
+        residual_norm=abs(rhs[j]),
         steps=j,
     )

@@ -56,7 +56,7 @@ def _recycled_coefficients(p: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np
     q, r = np.linalg.qr(g @ p)
     keep = np.abs(np.diag(r)) > 1e-12 * np.abs(r).max()
     q, r = q[:, keep], r[np.ix_(keep, keep)]
-    return sla.solve_triangular(r, p[:, keep].T, trans="T").T, q
+    return sla.solve_triangular(r, p[:, keep].T, trans="T", check_finite=False).T, q
 
 
 def _refresh(apply: Callable, basis: np.ndarray) -> RecycledSpace:
@@ -116,7 +116,9 @@ def _deflated_cycle(apply, r, y, target, budget, restart, recycle, space: Recycl
     inner[:, :k] = inner_products(cycle.rows, u.T) * scale
     inner[k : k + j, k:] = np.eye(j)
     gh = g.conj().T
-    values, vectors = sla.eig(gh @ g, gh @ inner)
+    values, vectors = sla.eig(
+        gh @ g, gh @ inner, overwrite_a=True, overwrite_b=True, check_finite=False
+    )
     p = smallest_eigenspace(values, vectors, recycle, real=g.dtype.kind != "c")
     if not p.shape[1]:
         return cycle, space
