@@ -348,7 +348,7 @@ def main():
     parser.add_argument("--quick", action="store_true", help="fewer steps, one seed (CPU)")
     parser.add_argument("--steps", type=int, default=None, help="training steps per variant")
     parser.add_argument("--seeds", type=int, default=None)
-    parser.add_argument("--weight", type=float, default=300.0, help="ODE regularization weight")
+    parser.add_argument("--weight", type=float, default=500.0, help="ODE regularization weight")
     parser.add_argument("--sde-weight", type=float, default=300.0)
     parser.add_argument(
         "--global-weight", type=float, default=0.1, help="global regularizer (a sum over steps)"

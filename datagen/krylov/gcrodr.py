@@ -10,7 +10,8 @@ Arnoldi steps of `(I - C Cᵀ) A`, minimises the residual over `span(U) + K`, an
 (a new `A`), `U` is kept and `C` recomputed: `A U = Q R`, `C = Q`, `U ← U R⁻¹` (`k` matvecs).
 
 `gcrodr` is a function: the recycled space goes in and comes out (`RecycledSpace`), so the caller
-decides what is carried from one system to the next.
+decides what is carried from one system to the next. A complex operator (e.g. a complex
+preconditioner) runs the same algorithm with conjugate transposes where `ᵀ` is written here.
 """
 
 from collections.abc import Callable
@@ -112,7 +113,7 @@ def _deflated_cycle(apply, r, y, target, budget, restart, recycle, space: Recycl
     g[:k, :k] = np.diag(scale)
     g[:k, k:] = b
     g[k:, k:] = h
-    inner = np.zeros_like(g)  # Ŵᵀ V̂
+    inner = np.zeros_like(g)  # Ŵᴴ V̂
     inner[:, :k] = inner_products(cycle.rows, u.T) * scale
     inner[k : k + j, k:] = np.eye(j)
     gh = g.conj().T
