@@ -50,8 +50,9 @@ def triplets(count: int, seed: int, sensors: int = 100):
     for i in range(count):
         u = draw(seed, i)
         values[i], targets[i] = u(grid), u.antiderivative()(x[i])
-    as32 = lambda a: np.asarray(a, np.float32)  # noqa: E731
-    return as32(values), as32(x[:, None, None]), as32(targets[:, None, None])
+    return tuple(
+        np.asarray(a, np.float32) for a in (values, x[:, None, None], targets[:, None, None])
+    )
 
 
 def mse(model, data) -> jax.Array:

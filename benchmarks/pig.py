@@ -258,9 +258,9 @@ def main() -> None:
     print("versions:", package_versions(["jax", "jaxlib", "equinox", "optax", "jaxsciml"]))
     print(f"mode: {mode}")
     rows = []
+    kinds = tuple(args.models)
     for name in args.problems:
         for seed in args.seeds:
-            kinds = tuple(args.models)
             rows += run_problem(name, mode, args.helmholtz_lbfgs, seed, args.rounds, kinds)
     print_table(rows)
     if args.json:

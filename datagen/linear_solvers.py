@@ -33,6 +33,10 @@ import scipy.sparse.linalg as spla
 
 from datagen.krylov import PRECONDITIONERS, RecycledSpace, gcrodr, gmres, make_preconditioner
 from datagen.krylov.dcdm import dcdm
+from datagen.krylov.preconditioners import (
+    COMPLEX as COMPLEX_PRECONDITIONERS,
+    check_options as check_preconditioner_options,
+)
 
 
 Matrix = sp.spmatrix | spla.LinearOperator
@@ -225,18 +229,13 @@ class _Preconditioned(LinearSolver):
                 f"{list(PRECONDITIONERS)}"
             )
         object.__setattr__(self, "grid", tuple(int(s) for s in self.grid))  # JSON gives lists
-        if self.preconditioner == "shifted-mg" and not self.complex_arithmetic:
+        if self.preconditioner in COMPLEX_PRECONDITIONERS and not self.complex_arithmetic:
             raise ValueError(
-                f"{self.name} runs in real arithmetic; the shifted-mg preconditioner is complex "
-                "and needs a solver that iterates in complex arithmetic (skr, gcrodr, gmres, "
-                "gcrotmk)"
+                f"{self.name} runs in real arithmetic; the {self.preconditioner} preconditioner "
+                "is complex and needs a solver that iterates in complex arithmetic (skr, gcrodr, "
+                "gmres, gcrotmk)"
             )
-        if self.preconditioner == "shifted-mg" and not (self.grid and self.shift > 0):
-            raise ValueError(
-                "the shifted-mg preconditioner needs grid (the unknowns' shape) and a positive "
-                "shift; a generator of the helmholtz family fills them in "
-                "(Helmholtz.shifted_laplacian())"
-            )
+        check_preconditioner_options(self.preconditioner, self.grid, self.shift)
 
     @property
     def label(self) -> str:
@@ -254,7 +253,7 @@ class _Preconditioned(LinearSolver):
     @property
     def _arithmetic(self) -> type:
         """The iteration's dtype: complex for a complex preconditioner, else float64."""
-        return np.complex128 if self.preconditioner == "shifted-mg" else np.float64
+        return np.complex128 if self.preconditioner in COMPLEX_PRECONDITIONERS else np.float64
 
     def _solve(self, state, rhs, x, target):
         matrix, inverse, recycled = state.matrix, state.prepared, state.recycled

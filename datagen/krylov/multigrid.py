@@ -31,7 +31,7 @@ around it):
 """
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -99,8 +99,9 @@ class ShiftedMultigrid:
         shifted = (shifted + 1j * shift * sp.identity(shifted.shape[0], format="csr")).tocsr()
         self.sweeps = sweeps
         self.levels: list[tuple[sp.csr_matrix, sp.csr_matrix, sp.csr_matrix, np.ndarray]] = []
-        resolved = lambda level: not wavelength or wavelength / 2 ** (level + 1) >= 2  # noqa: E731
-        while math.prod(shape) > coarse_size and min(shape) >= 2 and resolved(len(self.levels)):
+        # level l has wavelength / 2^l points per wavelength; keep at least 2 on every level
+        most_levels = math.floor(math.log2(wavelength / 2)) if wavelength > 0 else math.inf
+        while math.prod(shape) > coarse_size and min(shape) >= 2 and len(self.levels) < most_levels:
             p = prolongation(shape)
             diagonal = shifted.diagonal()
             self.levels.append((shifted, p, p.T.tocsr(), omega / diagonal))
@@ -123,12 +124,3 @@ class ShiftedMultigrid:
         for _ in range(self.sweeps):
             x += scaled_inverse * (rhs - operator @ x)
         return x
-
-
-def shifted_laplacian_preconditioner(
-    matrix: sp.spmatrix, grid: Sequence[int], shift: float, wavelength: float = 0.0
-) -> Callable[[np.ndarray], np.ndarray]:
-    """One `ShiftedMultigrid` V-cycle for `matrix + i shift I` on the grid of shape `grid`
-    (`wavelength` in grid spacings), `(n,) -> (n,)` complex: a preconditioner for a Krylov method
-    in complex arithmetic (see the module)."""
-    return ShiftedMultigrid(matrix, grid, shift, wavelength=wavelength)

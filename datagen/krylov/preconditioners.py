@@ -19,10 +19,22 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from datagen.krylov.multigrid import shifted_laplacian_preconditioner
+from datagen.krylov.multigrid import ShiftedMultigrid
 
 
 PRECONDITIONERS = ("none", "jacobi", "ilu", "amg", "shifted-mg")
+COMPLEX = frozenset({"shifted-mg"})  # preconditioners whose values are complex
+
+
+def check_options(name: str, grid: Sequence[int], shift: float) -> None:
+    """Raise if the preconditioner `name` lacks options it needs (`shifted-mg`: the unknowns'
+    `grid` shape and a positive `shift`)."""
+    if name == "shifted-mg" and not (len(grid) and shift > 0):
+        raise ValueError(
+            "the shifted-mg preconditioner needs the unknowns' grid shape and a positive shift "
+            f"(got grid={tuple(grid)}, shift={shift}); a generator of the helmholtz family fills "
+            "them in (Helmholtz.shifted_laplacian())"
+        )
 
 
 def is_symmetric(matrix: sp.spmatrix, tolerance: float = 1e-12) -> bool:
@@ -61,11 +73,6 @@ def make_preconditioner(
         hierarchy = pyamg.smoothed_aggregation_solver(sp.csr_matrix(matrix), symmetry=symmetry)
         return hierarchy.aspreconditioner(cycle="V").matvec
     if name == "shifted-mg":
-        if not grid or not shift > 0:
-            raise ValueError(
-                "the shifted-mg preconditioner needs the unknowns' grid shape and a positive "
-                f"shift (got grid={tuple(grid)}, shift={shift}); the helmholtz family supplies "
-                "them (Helmholtz.shifted_laplacian())"
-            )
-        return shifted_laplacian_preconditioner(matrix, grid, shift, wavelength)
+        check_options(name, grid, shift)
+        return ShiftedMultigrid(matrix, grid, shift, wavelength=wavelength)
     raise ValueError(f"unknown preconditioner {name!r}; available: {list(PRECONDITIONERS)}")
