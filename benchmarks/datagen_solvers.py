@@ -16,6 +16,8 @@ shifted-Laplacian multigrid (`shifted-mg`, complex arithmetic). A backend whose 
 than `--budget` seconds in total on a row stops there, and its per-system mean is over the
 systems it did (the table says how many); a backend that misses the tolerance within 10,000
 matvecs drops out of the row.
+The batched JAX backend (`batched-cg`, or `batched-bicgstab` when not SPD) takes the row's systems
+in its groups before the others, timed with its compilation.
 `auto` = its race (run here as the generator runs it) plus the chosen backend's own time.
 
     python benchmarks/datagen_solvers.py --quick            # small sizes, 10 systems per row
@@ -38,6 +40,7 @@ from common import package_versions
 from threadpoolctl import threadpool_limits
 
 from datagen.auto import Auto, make_solver
+from datagen.chain import solve_in_turn
 from datagen.generator import sample_rng
 from datagen.krylov.sorting import sort_order
 from datagen.linear_solvers import LinearSolver, SolveError
@@ -106,6 +109,8 @@ def backends_for(problem, preconditioners, tolerance) -> dict[str, LinearSolver]
         shifted = {"preconditioner": "shifted-mg", **problem.shifted_laplacian()}
         for name in KRYLOV:
             solvers.append(make_solver(name, tolerance=tolerance, **shifted))
+    spd = problem.symmetric and problem.definite
+    solvers.append(make_solver("batched-cg" if spd else "batched-bicgstab", tolerance=tolerance))
     return {solver.label: solver for solver in solvers}
 
 
@@ -132,14 +137,18 @@ def run_row(row: Row, preconditioners, tolerance, seed, with_auto, budget) -> di
         else ((problem.resolution - 2) ** problem.dim)
     )
     solvers = backends_for(problem, preconditioners, tolerance)
+    batched = {label: s for label, s in solvers.items() if s.batched}
+    solvers = {label: s for label, s in solvers.items() if not s.batched}
     states = dict.fromkeys(solvers)  # what each backend passes from one sample to the next
     totals = {
         label: {"seconds": 0.0, "done": 0, "matvecs": 0, "worst": 0.0, "failed": None}
-        for label in solvers
+        for label in [*solvers, *batched]
     }
     interrupted = False
     with threadpool_limits(1):
         try:
+            for label, solver in batched.items():
+                run_batched(problem, thetas, solver, totals[label])
             for theta in thetas:
                 for name, solver in solvers.items():
                     entry = totals[name]
@@ -178,6 +187,20 @@ def run_row(row: Row, preconditioners, tolerance, seed, with_auto, budget) -> di
             "choice_per_system": per_system,
         }
     return result
+
+
+def run_batched(problem, thetas, solver, entry: dict) -> None:
+    """A batched backend takes the row's systems in its groups, as the generator gives them
+    (not interleaved); its time includes compiling, which a generator process pays once."""
+    start = time.perf_counter()
+    for solved in solve_in_turn(problem, solver, thetas):
+        if isinstance(solved, SolveError):
+            entry["failed"] = str(solved).split(";")[0]
+            return
+        entry["done"] += len(solved.results)
+        entry["matvecs"] += sum(r.matvecs for r in solved.results)
+        entry["worst"] = max(entry["worst"], max(r.relative_residual for r in solved.results))
+    entry["seconds"] = time.perf_counter() - start
 
 
 def print_row(result: dict) -> None:

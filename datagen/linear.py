@@ -18,6 +18,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from datagen.auto import Auto, RaceEntry, make_solver
+from datagen.chain import solve_in_turn
 from datagen.format import Provenance, atomic_write
 from datagen.generator import Generator, Progress, ShardContent, sample_rng
 from datagen.krylov.sorting import sort_order
@@ -197,25 +198,21 @@ def solve_chain(
     progress: Progress | None = None,
 ) -> ShardContent:
     """Solve samples `indices` in order with `solver` (single-threaded BLAS), each sample
-    passing its solver state to the next: one chain. A failed sample passes nothing on."""
+    passing its solver state to the next: one chain (a batched backend takes them in groups,
+    `datagen.chain.solve_in_turn`). A failed sample passes nothing on."""
     problem = family.problem
     inputs, outputs, numbers, failed = [], [], [], []
     statistics = {name: [] for name in STATISTICS}
-    state = None
+    thetas = (problem.sample(sample_rng(seed, index)) for index in indices)
     with threadpool_limits(1):
-        for index in indices:
-            theta = problem.sample(sample_rng(seed, index))
-            try:
-                solved = problem.solve(theta, solver, state)
-            except SolveError as error:
+        for index, solved in zip(indices, solve_in_turn(problem, solver, thetas)):
+            if isinstance(solved, SolveError):
                 if family.on_failure == "raise":
-                    raise SolveError(f"sample {index}: {error}") from error
+                    raise SolveError(f"sample {index}: {solved}") from solved
                 failed.append(int(index))
-                state = None
                 if progress:
                     progress(1, 0)
                 continue
-            state = solved.state
             results = solved.results
             inputs.append(solved.inputs)
             outputs.append(solved.outputs)
