@@ -476,8 +476,10 @@ class _Batched(LinearSolver):
 
     **Fields:** `batch_size` (systems per compiled call; on one CPU core 4 was as fast as 8 or
     faster, and 32 slower, at every size measured, as a small batch stays in cache; an
-    accelerator wants many more),
-    `preconditioner` (`jacobi` or `none`).
+    accelerator wants many more), `preconditioner` (`jacobi` or `none`).
+
+    A system that stops above the tolerance with products left (a breakdown, or three passes
+    that did not reach it) is reported as stagnated.
     """
 
     batch_size: int = 4
@@ -539,9 +541,12 @@ class _Batched(LinearSolver):
         share = (time.perf_counter() - start) / len(rhs)
         outcomes = []
         for matrix, b, x, spent in zip(matrices, rhs, solutions, matvecs):
+            stalled = spent < self.max_matvecs
             try:
                 state = SolverState(matrix)
-                outcomes.append(self._checked(state, b, x, int(spent), int(spent), share))
+                outcomes.append(
+                    self._checked(state, b, x, int(spent), int(spent), share, stalled=stalled)
+                )
             except SolveError as error:
                 outcomes.append(error)
         return outcomes
@@ -551,7 +556,8 @@ class _Batched(LinearSolver):
 
     def _solve(self, state, rhs, x, target):
         solutions, matvecs = self._iterate([state.matrix], rhs[None], x[None])
-        return solutions[0], int(matvecs[0]), int(matvecs[0]), None, False
+        spent = int(matvecs[0])
+        return solutions[0], spent, spent, None, spent < self.max_matvecs
 
 
 @dataclasses.dataclass(frozen=True)
