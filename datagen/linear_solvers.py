@@ -541,7 +541,7 @@ class _Batched(LinearSolver):
         share = (time.perf_counter() - start) / len(rhs)
         outcomes = []
         for matrix, b, x, spent in zip(matrices, rhs, solutions, matvecs):
-            stalled = spent < self.max_matvecs
+            stalled = bool(spent < self.max_matvecs)
             try:
                 state = SolverState(matrix)
                 outcomes.append(
