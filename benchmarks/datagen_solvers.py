@@ -47,7 +47,7 @@ from datagen.linear_solvers import LinearSolver, SolveError
 from datagen.problems import make_problem
 
 
-KRYLOV = ("gmres", "gcrotmk", "gcrodr", "skr")
+KRYLOV = ("gmres", "gcrotmk", "bicgstab", "gcrodr", "skr")
 SMOOTH = {"coefficient": "lognormal", "alpha": 2.5, "tau": 7.0}
 
 
@@ -102,6 +102,8 @@ def backends_for(problem, preconditioners, tolerance) -> dict[str, LinearSolver]
     solvers = [make_solver("direct", tolerance=tolerance)]
     if problem.symmetric and problem.definite:
         solvers.append(make_solver("cg-amg", tolerance=tolerance))
+        if "jacobi" in preconditioners:  # CG takes a symmetric preconditioner only
+            solvers.append(make_solver("cg-amg", tolerance=tolerance, preconditioner="jacobi"))
     for preconditioner in preconditioners:
         for name in KRYLOV:
             solvers.append(make_solver(name, tolerance=tolerance, preconditioner=preconditioner))

@@ -136,13 +136,13 @@ class Auto:
 
         Sparse LU leads in 2D (its fill grows gently there) and goes last in 3D, where one
         factorization can take minutes. Cheap Jacobi-preconditioned Krylov solvers are raced
-        beside the heavier AMG and ILU ones because on small 3D grids they win, and so is the
-        batched JAX backend (CG, or BiCGSTAB when not SPD), which solves many at once: first in
-        3D, where it was fastest on the small rows whose race ends after the first candidate
-        (the race stops when starting more candidates would cost more than they could save);
-        last in 2D, where sparse LU leads. A problem that knows its shifted Laplacian
-        (`shifted_laplacian()`, Helmholtz) also races SKR and gcrotmk with the `shifted-mg`
-        preconditioner, first among the Krylov solvers (restarted GMRES stalls with it).
+        beside the heavier AMG and ILU ones because on small 3D grids they win: above all the
+        short recurrences (CG, or BiCGSTAB when not SPD), alone or batched in JAX, which go first
+        in 3D (on the small rows, whose race stops after its first candidate because starting
+        more would cost more than they could save) and last in 2D, where sparse LU leads. A
+        problem that knows its shifted Laplacian (`shifted_laplacian()`, Helmholtz) also races
+        SKR and gcrotmk with the `shifted-mg` preconditioner, first among the Krylov solvers
+        (restarted GMRES stalls with it).
         """
 
         def build(name, preconditioner=None, **options):
@@ -151,7 +151,7 @@ class Auto:
 
         if problem.symmetric and problem.definite:
             iterative = [build("cg-amg"), build("skr", "jacobi"), build("gmres", "jacobi")]
-            batched = build("batched-cg")
+            light = [build("cg-amg", "jacobi"), build("batched-cg")]
         else:
             iterative = [
                 build("skr", "jacobi"),
@@ -159,9 +159,9 @@ class Auto:
                 build("gcrotmk", "jacobi"),
                 build("gmres", "jacobi"),
             ]
-            batched = build("batched-bicgstab")
-        # in 3D the batched Jacobi iteration won the small rows, where the race stops early
-        iterative = [batched] + iterative if problem.dim >= 3 else iterative + [batched]
+            light = [build("bicgstab", "jacobi"), build("batched-bicgstab")]
+        # short recurrences with Jacobi won the small 3D rows, where the race stops early
+        iterative = light + iterative if problem.dim >= 3 else iterative + light
         shifted = problem.shifted_laplacian() if hasattr(problem, "shifted_laplacian") else None
         if shifted and shifted["shift"] > 0:  # indefinite Helmholtz: only this one scales
             recycling = [build(name, "shifted-mg", **shifted) for name in ("skr", "gcrotmk")]

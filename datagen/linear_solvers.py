@@ -10,6 +10,7 @@ Every result meets the true relative residual `‖b - A x‖ / ‖b‖ ≤ toler
 - `cg-amg`: conjugate gradients preconditioned by one smoothed-aggregation AMG V-cycle. SPD only.
 - `gmres`: restarted GMRES(m), right-preconditioned.
 - `gcrotmk`: SciPy's GCROT(m, k), the reference recycling implementation, each system alone.
+- `bicgstab`: SciPy's BiCGSTAB, each system alone (short recurrences: no basis to orthogonalize).
 - `gcrodr`: GCRO-DR(m, k) on each system alone (deflated restarts, no carry-over).
 - `skr`: GCRO-DR(m, k) carrying its recycled space along a sorted sequence of systems.
 - `dcdm`: the deep conjugate direction method with a trained network (`network=PATH`). SPD only.
@@ -407,6 +408,17 @@ class GCROTMKSolver(_ScipyKrylov):
 
 
 @dataclasses.dataclass(frozen=True)
+class BiCGSTABSolver(_ScipyKrylov):
+    """SciPy's `bicgstab`, each system on its own: two products per step and no basis, so a
+    cheap preconditioner (Jacobi) makes it the lightest general Krylov method per product."""
+
+    name: ClassVar[str] = "bicgstab"
+
+    def _method(self, operator, residual, budget, **common):
+        return spla.bicgstab(operator, residual, maxiter=max(1, budget // 2), **common)
+
+
+@dataclasses.dataclass(frozen=True)
 class AMGCGSolver(_ScipyKrylov):
     """Conjugate gradients preconditioned by one smoothed-aggregation AMG V-cycle (pyamg).
     For symmetric positive definite matrices only."""
@@ -588,7 +600,7 @@ class BatchedBiCGSTABSolver(_Batched):
 SOLVERS: dict[str, type[LinearSolver]] = {
     cls.name: cls
     for cls in (
-        DirectSolver, AMGCGSolver, GMRESSolver, GCROTMKSolver, GCRODRSolver, SKRSolver, DCDMSolver,
-        BatchedCGSolver, BatchedBiCGSTABSolver,
+        DirectSolver, AMGCGSolver, GMRESSolver, GCROTMKSolver, BiCGSTABSolver, GCRODRSolver,
+        SKRSolver, DCDMSolver, BatchedCGSolver, BatchedBiCGSTABSolver,
     )
 }  # fmt: skip
