@@ -252,13 +252,19 @@ class _Preconditioned(LinearSolver):
         return f"{self.name}+{self.preconditioner}"
 
     def _prepare(self, matrix):
-        return make_preconditioner(
-            self.preconditioner,
-            matrix,
-            grid=self.grid,
-            shift=self.shift,
-            wavelength=self.wavelength,
-        )
+        try:
+            return make_preconditioner(
+                self.preconditioner,
+                matrix,
+                grid=self.grid,
+                shift=self.shift,
+                wavelength=self.wavelength,
+            )
+        except RuntimeError as error:  # SuperLU's ILU: "Factor is exactly singular"
+            raise SolveError(
+                f"{self.label}: the {self.preconditioner} preconditioner could not be built for "
+                f"this matrix ({error}); use another preconditioner or solver (direct)"
+            ) from error
 
     @property
     def _arithmetic(self) -> type:

@@ -220,6 +220,15 @@ def test_every_applicable_backend_matches_the_direct_solution(problem):
         assert_matches_direct(system.matrix, result.solution, system.rhs, rtol=1e-6)
 
 
+def test_a_preconditioner_that_cannot_be_built_is_a_solve_error():
+    """An incomplete factorization that meets an exactly singular pivot (met on a Helmholtz
+    sample) fails that sample as a `SolveError`, which the generator can skip, not as SuperLU's
+    bare `RuntimeError`."""
+    singular = sp.csr_matrix(np.array([[1.0, 1.0], [1.0, 1.0]]))
+    with pytest.raises(SolveError, match="ilu preconditioner could not be built"):
+        make_solver("gmres", preconditioner="ilu").init(singular)
+
+
 def test_a_tolerance_that_cannot_be_met_in_the_limit_raises():
     system = slowly_varying_sequence(1)[0]
     with pytest.raises(SolveError, match="max_matvecs"):
