@@ -100,7 +100,8 @@ def rows(quick: bool) -> list[Row]:
 def backends_for(problem, preconditioners, tolerance) -> dict[str, LinearSolver]:
     """`label -> backend` for every backend that applies to `problem`."""
     solvers = [make_solver("direct", tolerance=tolerance)]
-    if problem.symmetric and problem.definite:
+    spd = problem.symmetric and problem.definite
+    if spd:
         solvers.append(make_solver("cg-amg", tolerance=tolerance))
         if "jacobi" in preconditioners:  # CG takes a symmetric preconditioner only
             solvers.append(make_solver("cg-amg", tolerance=tolerance, preconditioner="jacobi"))
@@ -111,7 +112,6 @@ def backends_for(problem, preconditioners, tolerance) -> dict[str, LinearSolver]
         shifted = {"preconditioner": "shifted-mg", **problem.shifted_laplacian()}
         for name in KRYLOV:
             solvers.append(make_solver(name, tolerance=tolerance, **shifted))
-    spd = problem.symmetric and problem.definite
     solvers.append(make_solver("batched-cg" if spd else "batched-bicgstab", tolerance=tolerance))
     return {solver.label: solver for solver in solvers}
 
@@ -162,11 +162,9 @@ def run_row(row: Row, preconditioners, tolerance, seed, with_auto, budget) -> di
                     except (SolveError, MemoryError) as error:
                         entry["failed"] = str(error).split(";")[0]
                         continue
-                    results, states[name] = solved.results, solved.state
+                    states[name] = solved.state
                     entry["seconds"] += time.perf_counter() - start
-                    entry["done"] += len(results)
-                    entry["matvecs"] += sum(r.matvecs for r in results)
-                    entry["worst"] = max(entry["worst"], max(r.relative_residual for r in results))
+                    record(entry, solved.results)
         except KeyboardInterrupt:  # Ctrl-C or SIGTERM (e.g. from `timeout`): report what was done
             interrupted = True
     result = {"row": row.name, "unknowns": unknowns, "systems": samples * steps, "backends": totals}
@@ -199,10 +197,15 @@ def run_batched(problem, thetas, solver, entry: dict) -> None:
         if isinstance(solved, SolveError):
             entry["failed"] = str(solved).split(";")[0]
             return
-        entry["done"] += len(solved.results)
-        entry["matvecs"] += sum(r.matvecs for r in solved.results)
-        entry["worst"] = max(entry["worst"], max(r.relative_residual for r in solved.results))
+        record(entry, solved.results)
     entry["seconds"] = time.perf_counter() - start
+
+
+def record(entry: dict, results) -> None:
+    """Add one sample's solves (`SolveResult`s) to a backend's row totals."""
+    entry["done"] += len(results)
+    entry["matvecs"] += sum(r.matvecs for r in results)
+    entry["worst"] = max(entry["worst"], max(r.relative_residual for r in results))
 
 
 def print_row(result: dict) -> None:

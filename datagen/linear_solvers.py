@@ -536,15 +536,18 @@ class _Batched(LinearSolver):
         spent = np.zeros(len(rhs), np.int64)
         residual = rhs - np.stack([m @ v for m, v in zip(matrices, x)]) if np.any(x) else rhs
         spent += bool(np.any(x))
+        ran = np.zeros(len(rhs), bool)
         for _ in range(3):
-            open_ = (np.linalg.norm(residual, axis=1) > target) & (spent < self.max_matvecs)
-            if not open_.any():
+            if ran.any():  # the true residual after a pass (the caller checks the last one)
+                residual = rhs - np.stack([m @ v for m, v in zip(matrices, x)])
+                spent += ran
+            ran = (np.linalg.norm(residual, axis=1) > target) & (spent < self.max_matvecs)
+            if not ran.any():
                 break
             dx, matvecs = self._method(
-                packed, residual, np.where(open_, target, np.inf), self.max_matvecs - spent
+                packed, residual, np.where(ran, target, np.inf), self.max_matvecs - spent
             )
-            x, spent = x + dx, spent + matvecs + open_
-            residual = rhs - np.stack([m @ v for m, v in zip(matrices, x)])
+            x, spent = x + dx, spent + matvecs
         return x, spent
 
     def solve_batch(
