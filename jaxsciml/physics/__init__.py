@@ -3,6 +3,7 @@ domains, collocation points, the physics-informed loss, and weak forms with comp
 test functions."""
 
 from jaxsciml.physics.autodiff import (
+    FieldWithDerivatives as FieldWithDerivatives,
     derivative as derivative,
     divergence as divergence,
     gradient as gradient,

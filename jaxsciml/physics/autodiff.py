@@ -12,9 +12,15 @@ when a residual needs several first derivatives). Second derivatives (`hessian_d
 `laplacian`) are forward-over-reverse: the directional derivative of the gradient along each
 basis vector, vmapped over the axes, one reverse pass plus `len(axes)` forward passes, never the
 Hessian.
+
+A scalar field that knows its own first and second derivatives in closed form (a
+`FieldWithDerivatives`, such as `scalar_field` of a PIG model) is asked for them instead: its
+`derivatives(x)` gives the value, the gradient and the Hessian diagonal at once, and the
+operators below take what they need (under `jit` the rest is never computed).
 """
 
 from collections.abc import Callable, Sequence
+from typing import Protocol, runtime_checkable
 
 import jax
 import jax.numpy as jnp
@@ -22,6 +28,16 @@ from jaxtyping import Array, Float
 
 
 Field = Callable[[Array], Array]  # x (d,) -> value (scalar or (c,))
+
+
+@runtime_checkable
+class FieldWithDerivatives(Protocol):
+    """A scalar field `x (d,) -> ()` that also gives, by `derivatives(x)`, its value `()`, its
+    gradient `(d,)` and the diagonal of its Hessian `(d,)` at `x`."""
+
+    def __call__(self, x: Array) -> Array: ...
+
+    def derivatives(self, x: Array) -> tuple[Array, Array, Array]: ...
 
 
 def derivative(u: Field, x: Float[Array, " d"], axis: int, order: int = 1) -> Array:
@@ -32,6 +48,8 @@ def derivative(u: Field, x: Float[Array, " d"], axis: int, order: int = 1) -> Ar
     """
     if order < 1:
         raise ValueError(f"order must be at least 1, got {order}")
+    if order <= 2 and isinstance(u, FieldWithDerivatives):
+        return u.derivatives(x)[order][_check_axis(x, axis)]
     direction = jnp.zeros_like(x).at[_check_axis(x, axis)].set(1)
     f = u
     for _ in range(order):
@@ -41,6 +59,8 @@ def derivative(u: Field, x: Float[Array, " d"], axis: int, order: int = 1) -> Ar
 
 def gradient(u: Field, x: Float[Array, " d"]) -> Float[Array, " d"]:
     """`∇u(x)` of a scalar field, all `d` components by one reverse-mode pass."""
+    if isinstance(u, FieldWithDerivatives):
+        return u.derivatives(x)[1]
     return jax.grad(_scalar(u))(x)
 
 
@@ -52,6 +72,8 @@ def hessian_diagonal(
     gradient along `e_i`, one forward pass per axis over one reverse pass, never the Hessian."""
     axes = range(x.shape[0]) if axes is None else axes
     indices = jnp.asarray([_check_axis(x, a) for a in axes], dtype=jnp.int32)
+    if isinstance(u, FieldWithDerivatives):
+        return u.derivatives(x)[2][indices]
     grad = jax.grad(_scalar(u))
 
     def second(i):

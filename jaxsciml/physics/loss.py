@@ -10,17 +10,44 @@ from jaxsciml.physics.points import map_points
 
 
 def scalar_field(model):
-    """The model as a scalar field `x ↦ model(x)[0]` (the model must have one output)."""
+    """The model as a scalar field `x ↦ model(x)[0]` (the model must have one output); a
+    `FieldWithDerivatives` when the model has `derivatives` (as PIG does), so that the
+    differential operators use its closed forms."""
+    if hasattr(model, "derivatives"):
+        return _ScalarFieldWithDerivatives(model)
 
     def u(x):
-        value = model(x)
-        if value.shape not in ((), (1,)):
-            raise ValueError(
-                f"the PDE needs a scalar field; the model returns shape {value.shape} per point"
-            )
-        return value.reshape(())
+        return _scalar(model(x))
 
     return u
+
+
+class _ScalarFieldWithDerivatives:
+    """A one-output model with `derivatives(x)` as a scalar `FieldWithDerivatives`."""
+
+    def __init__(self, model):
+        self.model = model
+        self._last = None  # (x, its derivatives): a residual asks at one point several times
+
+    def __call__(self, x):
+        return self.derivatives(x)[0]
+
+    def derivatives(self, x):
+        # A residual such as `u_tt − Δu + u²` asks for the value and the derivatives at the same
+        # traced `x`; answering from one computation keeps reverse mode from differentiating
+        # the Gaussians twice (the unused outputs are dropped under `jit`).
+        if self._last is None or self._last[0] is not x or not isinstance(x, jax.Array):
+            value, gradient, hessian_diagonal = self.model.derivatives(x)
+            self._last = (x, (_scalar(value), gradient[0], hessian_diagonal[0]))
+        return self._last[1]
+
+
+def _scalar(value):
+    if value.shape not in ((), (1,)):
+        raise ValueError(
+            f"the PDE needs a scalar field; the model returns shape {value.shape} per point"
+        )
+    return value.reshape(())
 
 
 class PhysicsLoss:
