@@ -33,8 +33,8 @@ median of 10+ after warm-up. Training runs through `jaxsciml.fit` (one epoch = o
     python benchmarks/pig.py --full      # the paper's sizes (a GPU)
     python benchmarks/pig.py --full --problems klein_gordon --models PIG --seeds 100 200 300
                                          # the paper's Klein-Gordon protocol (on 2 CPU
-                                         # cores about 2 h per seed with --eval-every 100:
-                                         # 128 ms per iteration measured)
+                                         # cores 39 min per seed with --eval-every 100:
+                                         # 48 ms per iteration measured)
 """
 
 import argparse
