@@ -137,3 +137,31 @@ def test_periodic_grid_and_padding_on_both_sides(getkey):
     assert fine.shape == x.shape
     error = jnp.linalg.norm(fine[..., ::2, ::2] - coarse) / jnp.linalg.norm(coarse)
     assert error < 0.05, error
+
+
+def test_pointwise_mlp_in_chunks_of_grid_points_equals_one_pass(getkey, monkeypatch):
+    """A wide pointwise MLP goes through the grid in chunks on CPU (its hidden activations then
+    stay in cache): the same values and gradients as one pass, also for a batch split over
+    the devices."""
+    from jaxsciml.nn import pointwise
+
+    mlp = jsm.nn.PointwiseMLP(3, [64], 2, activation=jsm.nn.gelu, key=getkey())
+    x = jax.random.normal(getkey(), (8, 3, 12, 10))
+    assert pointwise.spatial_chunks(x, 64) == 1  # 240 KiB of hidden activations: one pass
+    assert pointwise.spatial_chunks(x, 64, chunk_bytes=64 * 1024) == 4  # 4 divides 120 points
+
+    def loss(m, a):
+        return jnp.sum(jnp.sin(m.batched(a)))
+
+    whole = eqx.filter_value_and_grad(loss)(mlp, x)
+    monkeypatch.setattr(pointwise, "CHUNK_BYTES", 64 * 1024)
+    mesh = jsm.parallel.data_mesh()
+    sharded = jax.device_put(
+        x, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("data"))
+    )
+    chunked = eqx.filter_jit(eqx.filter_value_and_grad(loss))(mlp, sharded)
+    np.testing.assert_allclose(chunked[0], whole[0], rtol=1e-5)
+    for a, b in zip(jax.tree.leaves(chunked[1]), jax.tree.leaves(whole[1])):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    jaxpr = str(jax.make_jaxpr(lambda a: mlp.batched(a))(x))
+    assert "scan" in jaxpr  # it did run in chunks
