@@ -138,8 +138,9 @@ CHUNK_BYTES = 4 * 2**20  # hidden activations per chunk of a pointwise MLP on CP
 def spatial_chunks(x: Array, hidden_channels: int, chunk_bytes: int | None = None) -> int:
     """How many chunks of grid points a pointwise MLP with `hidden_channels` takes `x`
     `(batch, channels, *spatial)` in: the fewest that divide the points and keep each chunk's
-    hidden activations within `chunk_bytes` (default `CHUNK_BYTES`), on CPU; 1 on accelerators (where a loop over
-    chunks would serialize kernels that run in parallel) and when the activations are small."""
+    hidden activations within `chunk_bytes` (default `CHUNK_BYTES`), on CPU; 1 on accelerators
+    (where a loop over chunks would serialize kernels that run in parallel) and when the
+    activations are small."""
     if jax.default_backend() != "cpu" or hidden_channels == 0 or x.ndim < 3:
         return 1
     points = math.prod(x.shape[2:])
