@@ -257,7 +257,7 @@ def _interrupt(signum, frame):
 def main(argv=None) -> None:
     signal.signal(signal.SIGTERM, _interrupt)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="small sizes, 10 systems per row")
     parser.add_argument("--rows", nargs="*", default=None, help="only rows containing these words")
     parser.add_argument("--systems", type=int, help="override the systems per row")
     parser.add_argument(
@@ -269,10 +269,10 @@ def main(argv=None) -> None:
     parser.add_argument(
         "--budget", type=float, help="seconds per backend and row (default 60, quick 10)"
     )
-    parser.add_argument("--tolerance", type=float, default=1e-8)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--tolerance", type=float, default=1e-8, help="relative residual")
+    parser.add_argument("--seed", type=int, default=0, help="the samples' base seed")
     parser.add_argument("--no-auto", action="store_true", help="skip the auto race")
-    parser.add_argument("--json")
+    parser.add_argument("--json", help="also write the rows to this file")
     args = parser.parse_args(argv)
     print("command: python " + " ".join(sys.argv))
     machine = platform.processor() or platform.machine()

@@ -94,14 +94,23 @@ def dcdm_run(matrix, rhs, tolerance, direction):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--quick", action="store_true", help="32² training, sizes 32² and 64² (~3 minutes)"
+    )
     parser.add_argument("--train-size", type=int, default=None, help="default 64, quick 32")
-    parser.add_argument("--sizes", type=int, nargs="*", default=None)
+    parser.add_argument("--sizes", type=int, nargs="*", default=None, help="grid sizes to test")
     parser.add_argument("--steps", type=int, default=None, help="Adam steps (default 3000)")
-    parser.add_argument("--pod", type=int, default=16)
-    parser.add_argument("--pod-snapshots", type=int, default=40)
-    parser.add_argument("--families", nargs="*", default=list(FAMILIES))
-    parser.add_argument("--dim", type=int, default=2, choices=(2, 3))
+    parser.add_argument("--pod", type=int, default=16, help="POD modes that deflate CG")
+    parser.add_argument(
+        "--pod-snapshots",
+        type=int,
+        default=40,
+        help="solutions of other samples the POD is taken from",
+    )
+    parser.add_argument(
+        "--families", nargs="*", default=list(FAMILIES), help="problem families to run"
+    )
+    parser.add_argument("--dim", type=int, default=2, choices=(2, 3), help="spatial dimension")
     args = parser.parse_args()
     dim = args.dim
     train_size = args.train_size or (16 if dim == 3 else 32 if args.quick else 64)

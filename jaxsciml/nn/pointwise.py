@@ -139,8 +139,9 @@ def spatial_chunks(x: Array, hidden_channels: int, chunk_bytes: int | None = Non
     """How many chunks of grid points a pointwise MLP with `hidden_channels` takes `x`
     `(batch, channels, *spatial)` in: the fewest that divide the points and keep each chunk's
     hidden activations within `chunk_bytes` (default `CHUNK_BYTES`), on CPU; 1 on accelerators
-    (where a loop over chunks would serialize kernels that run in parallel) and when the
-    activations are small."""
+    (where a loop over chunks would serialize kernels that run in parallel), when the
+    activations are small, and when no divisor of the points is near the count needed (a prime
+    number of points would otherwise go one at a time)."""
     if jax.default_backend() != "cpu" or hidden_channels == 0 or x.ndim < 3:
         return 1
     points = math.prod(x.shape[2:])
@@ -148,4 +149,4 @@ def spatial_chunks(x: Array, hidden_channels: int, chunk_bytes: int | None = Non
     needed = -(-x.shape[0] * hidden_channels * points * x.dtype.itemsize // chunk_bytes)
     if needed <= 1:
         return 1
-    return next(c for c in range(needed, points + 1) if points % c == 0)
+    return next((c for c in range(needed, 4 * needed + 1) if points % c == 0), 1)

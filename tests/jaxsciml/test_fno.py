@@ -149,6 +149,8 @@ def test_pointwise_mlp_in_chunks_of_grid_points_equals_one_pass(getkey, monkeypa
     x = jax.random.normal(getkey(), (8, 3, 12, 10))
     assert pointwise.spatial_chunks(x, 64) == 1  # 240 KiB of hidden activations: one pass
     assert pointwise.spatial_chunks(x, 64, chunk_bytes=64 * 1024) == 4  # 4 divides 120 points
+    prime = jnp.zeros((8, 3, 127))  # no divisor near 4: one pass rather than 127 chunks
+    assert pointwise.spatial_chunks(prime, 64, chunk_bytes=64 * 1024) == 1
 
     def loss(m, a):
         return jnp.sum(jnp.sin(m.batched(a)))
