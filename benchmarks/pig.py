@@ -160,10 +160,13 @@ def run_problem(
     rounds: int,
     kinds: tuple[str, ...],
     eval_every: int | None = None,
+    iterations: int | None = None,
 ) -> list[dict]:
     case = SETTINGS[mode][name]
     if eval_every:
         case = dataclasses.replace(case, eval_every=eval_every)
+    if iterations:
+        case = dataclasses.replace(case, iterations=iterations)
     problem, residual_weight = make_problem(name)
     resample = 20 if (name == "helmholtz" and lbfgs) else case.resample_every
     points = ph.Collocation(
@@ -265,6 +268,12 @@ def main() -> None:
         help="test every this many iterations instead of the mode's (full: 10); the best error "
         "over fewer tests can only be higher",
     )
+    parser.add_argument(
+        "--iterations",
+        type=int,
+        help="train this many iterations instead of the mode's (e.g. a shorter run beside the "
+        "official script with the same --epochs)",
+    )
     parser.add_argument("--json", help="also write the rows to this file")
     args = parser.parse_args()
     mode = "quick" if args.quick else "full" if args.full else "reduced"
@@ -278,7 +287,14 @@ def main() -> None:
     for name in args.problems:
         for seed in args.seeds:
             rows += run_problem(
-                name, mode, args.helmholtz_lbfgs, seed, args.rounds, kinds, args.eval_every
+                name,
+                mode,
+                args.helmholtz_lbfgs,
+                seed,
+                args.rounds,
+                kinds,
+                args.eval_every,
+                args.iterations,
             )
     print_table(rows)
     if args.json:
