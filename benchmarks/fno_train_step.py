@@ -9,7 +9,10 @@ projection 128, input a plus x, y grid channels): 2,368,001 parameters in both l
 `use_channel_mlp=False` give the paper's lifting and blocks). Relative L2 loss, Adam, float32
 (full-precision matrix products in both: no TF32), batch 20, random inputs. Both steps run in
 one process, interleaved (ours, theirs, ours, ...), after a warm-up; we report the median over
-repetitions, with min and max.
+repetitions, with min and max. Being one process, both get the host allocator settings that
+`import jaxsciml` makes (`jaxsciml.keep_host_memory`), which speed PyTorch's step as well (at
+128², neuraloperator's from 2.1 s to 0.8 s); `JAXSCIML_KEEP_HOST_MEMORY=0` runs both on glibc's
+defaults.
 
     python benchmarks/fno_train_step.py --quick          # 64x64 only, few repetitions
     python benchmarks/fno_train_step.py                  # 64x64 and 128x128
@@ -240,6 +243,8 @@ def main():
         "versions:",
         package_versions(["jax", "jaxlib", "equinox", "optax", "torch", "neuraloperator"]),
     )
+    kept = jsm.HOST_MEMORY_KEPT
+    print("host allocator:", "memory kept (keep_host_memory)" if kept else "system defaults")
     contenders = [functools.partial(Ours, transform=t) for t in args.transforms]
     try:
         import neuralop  # noqa: F401

@@ -47,7 +47,7 @@ def keep_host_memory() -> bool:
     return all(mallopt(number, value) == 1 for number, value in _MALLOPT)
 
 
-keep_host_memory()
+HOST_MEMORY_KEPT = keep_host_memory()  # whether the import tuned the allocator
 
 
 _SUBMODULES = ("data", "losses", "nn", "nnx", "parallel", "physics", "train")
