@@ -98,7 +98,8 @@ def _first_cycle(apply, r, y, target, budget, restart, recycle):
     if not p.shape[1]:
         return cycle, None
     m, q = _recycled_coefficients(p, h)
-    return cycle, RecycledSpace(m.T @ basis[:-1], q.T @ basis)
+    # CᴴU = Qᴴ (V_{j+1}ᴴ V_j) M with V_{j+1}ᴴ V_j = [I; 0]
+    return cycle, RecycledSpace(m.T @ basis[:-1], q.T @ basis, q[:j].conj().T @ m)
 
 
 def _harmonic_ritz(g: np.ndarray, inner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -141,7 +142,11 @@ def _deflated_cycle(apply, r, y, target, budget, restart, recycle, space: Recycl
     g[:k, k:] = b
     g[k:, k:] = h
     inner = np.zeros_like(g)  # Ŵᴴ V̂
-    inner[:, :k] = inner_products(cycle.rows, u.T) * scale
+    if space.overlap is None:
+        inner[:, :k] = inner_products(cycle.rows, u.T) * scale
+    else:  # only V_{j+1}ᴴ U from the long vectors
+        inner[:k, :k] = space.overlap * scale
+        inner[k:, :k] = inner_products(basis, u.T) * scale
     inner[k : k + j, k:] = np.eye(j)
     values, vectors = _harmonic_ritz(g, inner)
     p = smallest_eigenspace(values, vectors, recycle, real=g.dtype.kind != "c")
@@ -149,7 +154,8 @@ def _deflated_cycle(apply, r, y, target, budget, restart, recycle, space: Recycl
         return cycle, space
     m, q = _recycled_coefficients(p, g)
     basis_new = (m[:k] * scale[:, None]).T @ u + m[k:].T @ basis[:-1]
-    return cycle, RecycledSpace(basis_new, q.T @ cycle.rows)
+    # U' = V̂ M and C' = Ŵ Q, so C'ᴴU' = Qᴴ (ŴᴴV̂) M: no long vectors needed
+    return cycle, RecycledSpace(basis_new, q.T @ cycle.rows, q.conj().T @ inner @ m)
 
 
 def gcrodr(

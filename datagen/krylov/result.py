@@ -9,10 +9,13 @@ import numpy as np
 class RecycledSpace:
     """The recycled space: `basis` `U` `(k, n)` (rows) and `image` `C = A U` `(k, n)` with
     orthonormal rows, or `None` when `A` has changed since `U` was found (then `gcrodr`
-    recomputes it with `k` matrix-vector products)."""
+    recomputes it with `k` matrix-vector products); `overlap` `CᴴU` `(k, k)`, the inner
+    products `⟨c_i, u_l⟩` when known (`gcrodr` carries it from cycle to cycle through small
+    matrices instead of recomputing it from the long vectors)."""
 
     basis: np.ndarray
     image: np.ndarray | None = None
+    overlap: np.ndarray | None = None
 
     def for_new_operator(self) -> "RecycledSpace":
         """The same `U` for another operator: `C` must be recomputed."""

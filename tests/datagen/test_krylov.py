@@ -90,6 +90,7 @@ def test_gcrodr_recycled_space_satisfies_a_u_equals_c_with_c_orthonormal():
     assert u.shape == c.shape and 10 <= u.shape[0] <= 11
     np.testing.assert_allclose(c @ c.T, np.eye(len(c)), atol=1e-10)
     np.testing.assert_allclose((matrix @ u.T).T, c, atol=1e-8)
+    assert_overlap_is_tracked(space)
     # a new matrix: the space is kept and C recomputed for it
     other = random_nonsymmetric(300, 4)
     carried = space.for_new_operator()
@@ -98,6 +99,14 @@ def test_gcrodr_recycled_space_satisfies_a_u_equals_c_with_c_orthonormal():
         lambda v: other @ v, b, target, restart=30, recycle=10, recycled=carried
     ).recycled
     np.testing.assert_allclose((other @ space.basis.T).T, space.image, atol=1e-8)
+    assert_overlap_is_tracked(space)
+
+
+def assert_overlap_is_tracked(space):
+    """The `CᴴU` that `gcrodr` carries through small matrices equals the one from the vectors."""
+    direct = space.image.conj() @ space.basis.T
+    assert space.overlap is not None
+    np.testing.assert_allclose(space.overlap, direct, atol=1e-9 * np.abs(direct).max())
 
 
 def test_gram_schmidt_refines_only_after_heavy_cancellation():
@@ -341,6 +350,7 @@ def test_krylov_methods_solve_complex_systems(method):
     if method == "gcrodr":  # the carried space is complex, and the second solve uses it
         again = gcrodr(lambda v: matrix @ v, b, target, recycled=outcome.recycled, **options)
         assert again.recycled.basis.dtype == np.complex128
+        assert_overlap_is_tracked(again.recycled)
         assert again.matvecs < outcome.matvecs
         np.testing.assert_allclose(again.correction, exact, atol=1e-8 * np.abs(exact).max())
     with pytest.raises(TypeError, match="complex"):
