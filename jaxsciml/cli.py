@@ -383,6 +383,10 @@ def _user_errors() -> tuple[type[Exception], ...]:
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser(argv).parse_args(argv)
+    if args.command == "train":  # a long run: its steps outweigh the slower compilation
+        from jaxsciml import keep_host_memory
+
+        keep_host_memory(share_heap=True)
     try:
         args.run(args)
     except Exception as error:
