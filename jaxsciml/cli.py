@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from jaxsciml import keep_host_memory
+
 
 def _whole(lowest: int):
     """An argparse type: a whole number of at least `lowest` (argparse names the flag)."""
@@ -384,8 +386,6 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser(argv).parse_args(argv)
     if args.command == "train":  # a long run: its steps outweigh the slower compilation
-        from jaxsciml import keep_host_memory
-
         keep_host_memory(share_heap=True)
     try:
         args.run(args)
