@@ -32,6 +32,22 @@ def test_shapes_jit_and_vmap_agree(multionet, getkey):
     )
 
 
+@pytest.mark.parametrize("channels", [1, 2])
+def test_one_output_layer_at_shared_points_equals_each_function_alone(channels, getkey):
+    """The l = 1 product at shared points (a matrix product per channel) against `__call__`."""
+    model = jsm.MultiONet(12, 2, [16, 16], [16, 16], num_outputs=1, out_channels=channels,
+                          key=getkey())  # fmt: skip
+    model = eqx.tree_at(
+        lambda m: (m.weights, m.bias),
+        model,
+        (jax.random.normal(getkey(), (1,)), jax.random.normal(getkey(), (channels,))),
+    )
+    sensors = jax.random.normal(getkey(), (5, 12))
+    points = jax.random.uniform(getkey(), (7, 2))
+    one_by_one = jax.vmap(model, in_axes=(0, None))(sensors, points)
+    np.testing.assert_allclose(model.batched(sensors, points), one_by_one, rtol=1e-5, atol=1e-6)
+
+
 def test_separable_evaluation_equals_every_pair_evaluated_alone(multionet, getkey):
     sensors = jax.random.normal(getkey(), (3, 12))
     points = jax.random.uniform(getkey(), (4, 2))
