@@ -15,6 +15,7 @@ import os
 import sys
 import tempfile
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -80,11 +81,13 @@ def our_model(args, seed: int) -> jsm.PIG:
                    init=args.init, key=jax.random.key(seed))  # fmt: skip
 
 
-def copy_weights(reference_net, model: jsm.PIG) -> jsm.PIG:
-    """Ours holding the reference's Gaussians and MLP. Its first input (`t`) is our x0; its
-    means live on [-1, 1], ours on the mapped [0, 2]."""
-    array = lambda t: jnp.asarray(t.detach().cpu().numpy())  # noqa: E731
-    means = jnp.stack([array(reference_net.mu_t), array(reference_net.mu_x)], -1) + 1.0
+def copy_weights(reference_net, model: jsm.PIG, of=lambda t: t, shift_means=True) -> jsm.PIG:
+    """Ours holding the reference's Gaussians and MLP (or `of` each of its parameters, e.g. its
+    gradient). Its first input (`t`) is our x0; its means live on [-1, 1], ours on the mapped
+    [0, 2] (a shift, which a gradient does not take: `shift_means=False`)."""
+    array = lambda t: jnp.asarray(of(t).detach().cpu().numpy())  # noqa: E731
+    shift = 1.0 if shift_means else 0.0
+    means = jnp.stack([array(reference_net.mu_t), array(reference_net.mu_x)], -1) + shift
     scales = jnp.stack([array(reference_net.sigma_t), array(reference_net.sigma_x)], -1)
     pairs = [(lambda m: m.features.means, means), (lambda m: m.features.scales, scales),
              (lambda m: m.features.weights, array(reference_net.weight))]  # fmt: skip
@@ -96,26 +99,38 @@ def copy_weights(reference_net, model: jsm.PIG) -> jsm.PIG:
 
 
 def compare_on_identical_weights(reference_dir: str, args) -> None:
-    """u and the loss of the reference's Adam branch at its own points, both sides."""
+    """u, the loss and its gradient in every parameter, of the reference's Adam branch at its
+    own points, both sides."""
     import torch
 
     trainer = new_reference(reference_dir, args, seed=0)
     model = copy_weights(trainer.dnn, our_model(args, 0))
     y_f, x_f, q_f = trainer.t_train_f, trainer.x_train_f, trainer.u_train_f
     y_b, x_b, g_b = trainer.t_train, trainer.x_train, trainer.u_train
+    trainer.optimizer.zero_grad()
     residual = trainer.net_f_2d(y_f, x_f, trainer.pde)
     loss_ref = torch.mean((g_b - trainer.net_u_2d(y_b, x_b, trainer.pde)) ** 2) + (
         RESIDUAL_WEIGHT * torch.mean((q_f - residual) ** 2)
     )
+    loss_ref.backward()
     u_ref = trainer.net_u_2d(y_f, x_f, trainer.pde).detach().numpy()[:, 0]
     points = lambda a, b: jnp.asarray(torch.cat([a, b], 1).detach().numpy())  # noqa: E731
     interior, boundary = points(y_f, x_f), points(y_b, x_b)
     u_ours = np.asarray(jax.vmap(model)(interior))[:, 0]
     loss = ph.PhysicsLoss(ph.Helmholtz(A1, A2), residual_weight=RESIDUAL_WEIGHT)
     batch = CollocationBatch(interior, boundary, jnp.zeros((0, 2)))
+    value, grads = eqx.filter_value_and_grad(lambda m: loss(m, batch))(model)
     print(f"identical weights: max |u ours - reference| = {np.abs(u_ours - u_ref).max():.2e} "
-          f"(u up to {np.abs(u_ref).max():.2e}); loss ours {float(loss(model, batch)):.6e}, "
+          f"(u up to {np.abs(u_ref).max():.2e}); loss ours {float(value):.6e}, "
           f"reference {loss_ref.item():.6e}")  # fmt: skip
+    # the reference's gradients in our layout, through the same map as its weights
+    theirs = copy_weights(trainer.dnn, model, lambda t: t.grad, shift_means=False)
+    worst = max(
+        float(jnp.max(jnp.abs(a - b)) / jnp.max(jnp.abs(b)))
+        for a, b in zip(jax.tree.leaves(eqx.filter(grads, eqx.is_inexact_array)),
+                        jax.tree.leaves(eqx.filter(theirs, eqx.is_inexact_array)))
+    )  # fmt: skip
+    print(f"  loss gradient: max relative difference over the parameters {worst:.1e}")
 
 
 def train_reference(reference_dir: str, args, seed: int) -> list[float]:
