@@ -7,8 +7,6 @@ import json
 import sys
 from pathlib import Path
 
-from jaxsciml import keep_host_memory
-
 
 def _whole(lowest: int):
     """An argparse type: a whole number of at least `lowest` (argparse names the flag)."""
@@ -142,9 +140,10 @@ def _add_datagen(commands) -> None:
 
 
 def _train(args) -> None:
-    from jaxsciml import config as jconfig, parallel
+    from jaxsciml import config as jconfig, keep_host_memory, parallel
     from jaxsciml.experiment import train
 
+    keep_host_memory(share_heap=True)  # a long run: its steps outweigh the slower compiling
     if args.distributed:
         parallel.initialize_distributed()
     overrides = list(args.set)
@@ -385,8 +384,6 @@ def _user_errors() -> tuple[type[Exception], ...]:
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser(argv).parse_args(argv)
-    if args.command == "train":  # a long run: its steps outweigh the slower compilation
-        keep_host_memory(share_heap=True)
     try:
         args.run(args)
     except Exception as error:

@@ -123,6 +123,8 @@ class PointwiseMLP(AbstractGridOperator):
         b, c = x.shape[:2]
         n = math.prod(x.shape[2:])
         pieces = jnp.moveaxis(x.reshape(b, c, count, n // count), 2, 0)  # (count, b, c, n/count)
+        # a lambda: `jax.checkpoint` hashes its function, and a bound method of a module holding
+        # traced weights cannot be hashed
         out = jax.lax.map(jax.checkpoint(lambda piece: self._apply(piece)), pieces)
         return jnp.moveaxis(out, 0, 2).reshape(b, out.shape[2], *x.shape[2:])
 
