@@ -91,7 +91,9 @@ class T1(AbstractGridOperator):
     mixing with std `√(N / (width · m))` (`N` grid points at `resolution`, `m` kept modes), which
     undoes the `m/N` loss of variance that truncation causes; `"fno"` uses `1/width²`. The mode
     mixing is Kaiming (`√(1/m_a)`). Both transforms here are real and orthonormal, so the gain is 1
-    for both (the paper's ½ for its complex DFT does not apply to the real Fourier basis).
+    for both (the paper's ½ for its complex DFT does not apply to the real Fourier basis). On
+    Darcy flow the paper's model (width 48, depth 8) does not train from `"vp"`, in the authors'
+    code either (`benchmarks/parity_t1.py`); it does from `"fno"` (`configs/darcy_t1.toml`).
 
     Resolution: the model is built for a grid of `resolution` points per axis, where the
     transform is exactly orthonormal. On any other grid the coefficients are scaled by
