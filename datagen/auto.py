@@ -6,8 +6,9 @@ the same first systems of the sorted sequence. The most promising candidate runs
 process; every other one runs in a fresh process that is killed once it has run longer than `slack`
 times the best total so far (a slow direct factorization cannot hold the race up). Starting a
 process costs about a second, so when starting the remaining candidates would cost more than a
-tenth of what the first candidate needs for the whole run, the race stops there. The fastest total
-wins; the race table is kept with the dataset.
+tenth of what the first candidate needs for the whole run, the race stops there: at the first
+candidate's first sample that shows it, so a short run pays for one sample's solve, not for all the
+race's. The fastest candidate wins; the race table is kept with the dataset.
 
 `make_solver(name, **options)` builds any backend by name, `auto` included.
 """
@@ -31,7 +32,8 @@ RACE_SHARE = 0.1  # the largest share of the run's projected time the race may a
 
 @dataclasses.dataclass(frozen=True)
 class RaceEntry:
-    """One candidate's run: seconds and matvecs over the race systems, or why it dropped out.
+    """One candidate's run: seconds and matvecs over the race systems (over fewer where `note`
+    says so), or why it dropped out.
     `name` and `options` rebuild the candidate: `make_solver(name, **options)`."""
 
     name: str
@@ -48,18 +50,24 @@ class RaceEntry:
         return make_solver(self.name, **self.options)
 
 
-def solve_sequence(problem, thetas, solver: LinearSolver) -> tuple[float, int]:
+def solve_sequence(problem, thetas, solver: LinearSolver, enough=None) -> tuple[float, int, int]:
     """Solve `thetas` in order with `solver`, each sample passing its state to the next (a
     batched backend: all at once), with single-threaded BLAS as the generator runs; return the
-    seconds and matvecs it took. Raises the first `SolveError`."""
-    matvecs = 0
+    seconds, matvecs and samples it took. `enough(seconds, samples)`, if given, is asked after
+    each sample but the last whether the samples so far suffice; if so, the sequence stops there.
+    Raises the first `SolveError`."""
+    matvecs, done, seconds = 0, 0, 0.0
     with threadpool_limits(1):
         start = time.perf_counter()
         for solved in solve_in_turn(problem, solver, thetas):
             if isinstance(solved, SolveError):
                 raise solved
             matvecs += sum(r.matvecs for r in solved.results)
-        return time.perf_counter() - start, matvecs
+            done += 1
+            seconds = time.perf_counter() - start
+            if enough is not None and done < len(thetas) and enough(seconds, done):
+                break
+        return seconds, matvecs, done
 
 
 def warm_up(problem, thetas, solver: LinearSolver) -> None:
@@ -82,10 +90,10 @@ def _race_process(connection, problem, thetas, solver):
         connection.send(("error", f"{type(error).__name__}: {error}"))
 
 
-def _in_process(problem, thetas, solver) -> tuple[str, object]:
+def _in_process(problem, thetas, solver, enough) -> tuple[str, object]:
     try:
         warm_up(problem, thetas, solver)
-        return "ok", solve_sequence(problem, thetas, solver)
+        return "ok", solve_sequence(problem, thetas, solver, enough)
     except Exception as error:  # a candidate that fails simply loses the race
         return "error", f"{type(error).__name__}: {error}"
 
@@ -173,24 +181,31 @@ class Auto:
     def race(self, problem, thetas, *, num_samples: int) -> list[RaceEntry]:
         """Run the candidates of `problem` on the systems `thetas`, for a run of `num_samples`
         samples. Returns the entries, fastest first; raises if no candidate solved them."""
-        entries, best = [], None
+        entries, best = [], None  # best: the fastest seconds per race sample so far
         remaining = self.candidates(problem)
+
+        def race_stops(per_sample: float) -> bool:
+            """Whether starting the remaining candidates would cost more than they could save."""
+            projected = per_sample * num_samples
+            return bool(remaining) and RACE_SHARE * projected < PROCESS_SECONDS * len(remaining)
+
         while remaining:
             solver = remaining.pop(0)
-            if best is None:
-                status, value = _in_process(problem, thetas, solver)
+            if best is None:  # the lead: its first sample suffices if the race stops after it
+                stop = lambda seconds, done: race_stops(seconds / done)  # noqa: E731
+                status, value = _in_process(problem, thetas, solver, stop)
             else:
-                limit = self.slack * best + 0.25  # a little for sending the result back
+                limit = self.slack * best * len(thetas) + 0.25  # and a little to send it back
                 status, value = _in_subprocess(problem, thetas, solver, limit)
             if status != "ok":
                 entries.append(RaceEntry.of(solver, note=str(value)))
                 continue
-            seconds, matvecs = value
-            entries.append(RaceEntry.of(solver, seconds, matvecs))
-            best = seconds if best is None else min(best, seconds)
-            projected = best / len(thetas) * num_samples
-            if remaining and RACE_SHARE * projected < PROCESS_SECONDS * len(remaining):
-                note = f"not raced: {solver.name} finishes the run in about {projected:.1f} s"
+            seconds, matvecs, done = value
+            partly = "" if done == len(thetas) else f"timed on {done} of {len(thetas)} samples"
+            entries.append(RaceEntry.of(solver, seconds, matvecs, partly))
+            best = seconds / done if best is None else min(best, seconds / done)
+            if race_stops(best):
+                note = f"not raced: the fastest so far takes about {best * num_samples:.1f} s"
                 entries += [RaceEntry.of(other, note=note) for other in remaining]
                 break
         entries.sort(key=lambda e: np.inf if e.seconds is None else e.seconds)

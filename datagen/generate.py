@@ -140,7 +140,9 @@ def generate(
       the stream `[seed, i]`).
     - `shard_size`: samples per shard (for the linear families also the length of a recycling
       chain); default: the family's.
-    - `workers`: local processes making shards in parallel (default: the CPU count).
+    - `workers`: local processes making shards in parallel (default: the CPU count). They are
+      spawned, and each imports the main module: a script calls `generate` under
+      `if __name__ == "__main__":`.
     - `part`: `(i, N)` makes this call produce only shards `j` with `j % N == i`; every part
       computes the same order, so N machines (or a Slurm array) split the work deterministically.
     - `progress`: show a progress bar.

@@ -181,6 +181,16 @@ def _start_worker(channel, parent: int) -> None:
         os._exit(1)
 
 
+def worker_died(in_this_process: str) -> RuntimeError:
+    """The error for a pool whose worker process died (`BrokenProcessPool`). `in_this_process`:
+    the option that solves without workers, as the caller spells it."""
+    return RuntimeError(
+        "a solver process died. Worker processes start by importing the main module, so in a "
+        "script the run must start under `if __name__ == '__main__':` (a process killed for "
+        f"memory ends the same way); or pass {in_this_process} to solve in this process"
+    )
+
+
 def _run(generator: Generator, seed: int, tasks: list[ShardTask], workers: int, bar) -> list:
     """Make `tasks` in this process (one worker) or in `workers` spawned processes, which end
     with this one however it ends."""
@@ -212,6 +222,8 @@ def _run(generator: Generator, seed: int, tasks: list[ShardTask], workers: int, 
             while not channel.empty():
                 advance(*channel.get())
             return [f.result() for f in futures]
+        except concurrent.futures.process.BrokenProcessPool as error:
+            raise worker_died("workers=1") from error
         except BaseException:
             for f in futures:
                 f.cancel()

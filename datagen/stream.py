@@ -33,6 +33,7 @@ from datagen.shards import (
     check_request,
     finished_shard,
     shard_tasks,
+    worker_died,
     write_content,
 )
 
@@ -219,11 +220,7 @@ class ShardStream:
                 try:
                     content = future.result()
                 except concurrent.futures.process.BrokenProcessPool as error:
-                    raise RuntimeError(
-                        "a solver process of the stream died. Worker processes start by "
-                        "importing the main module: in a script, run the training under "
-                        "`if __name__ == '__main__':`; or pass workers=0 to solve in this process"
-                    ) from error
+                    raise worker_died("workers=0") from error
                 self.statistics.waited_seconds += time.perf_counter() - waited
                 for task in upcoming:
                     pending.append(self._submit(task))

@@ -190,8 +190,8 @@ def test_auto_races_the_batched_backend():
     labels = [c.label for c in Auto().candidates(cube)]
     assert labels[:2] == ["cg-amg+jacobi", "batched-cg+jacobi"] and labels[-1] == "direct"
     thetas = [darcy.sample(sample_rng(0, i)) for i in range(2)]
-    seconds, matvecs = solve_sequence(darcy, thetas, BatchedCGSolver())
-    assert seconds > 0 and matvecs > 0
+    seconds, matvecs, samples = solve_sequence(darcy, thetas, BatchedCGSolver())
+    assert seconds > 0 and matvecs > 0 and samples == 2
 
 
 def test_systems_left_above_the_tolerance_are_rerun_from_their_true_residual():

@@ -227,6 +227,18 @@ def test_a_shard_that_reaches_outside_its_file_is_refused(tmp_path, reference):
         load(work)
 
 
+def test_a_script_that_starts_a_run_at_import_is_told_to_guard_it(tmp_path):
+    """Workers are spawned, and each imports the main module: a script that calls `generate`
+    at import runs it again in every worker, which dies. The error says what to write."""
+    script = tmp_path / "make_data.py"
+    script.write_text(generate_script(tmp_path / "data", workers=2))
+    finished = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300
+    )
+    assert finished.returncode == 1
+    assert "if __name__ == '__main__':" in finished.stderr.splitlines()[-1]
+
+
 def test_progress_in_a_log_file_is_a_bounded_number_of_lines(capsys):
     """Not on a terminal: a line at most every `interval` seconds with count, total, rate and
     time left, and one at the end; never one per sample."""

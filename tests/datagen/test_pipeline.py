@@ -173,6 +173,16 @@ def test_race_picks_the_fastest_candidate_and_generate_records_it(tmp_path):
         assert f.attrs["backend"] == report.backend
 
 
+def test_a_race_that_stops_after_its_lead_times_the_lead_on_one_sample():
+    """A short run is not worth starting other candidates for; the lead's first sample shows
+    that, so the race solves no second one (its cost is paid again by the run)."""
+    problem = datagen.problems.Darcy(resolution=17)
+    thetas = [problem.sample(np.random.default_rng(i)) for i in range(3)]
+    lead, *others = Auto(tolerance=1e-8).race(problem, thetas, num_samples=3)
+    assert lead.name == "direct" and lead.seconds > 0 and lead.note == "timed on 1 of 3 samples"
+    assert others and all(e.seconds is None and e.note.startswith("not raced") for e in others)
+
+
 @pytest.mark.parametrize(
     "problem, options, match",
     [
