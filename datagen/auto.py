@@ -5,10 +5,10 @@ machine, so `auto` measures rather than guesses: each candidate that applies to 
 the same first systems of the sorted sequence. The most promising candidate runs first, in this
 process; every other one runs in a fresh process that is killed once it has run longer than `slack`
 times the best total so far (a slow direct factorization cannot hold the race up). Starting a
-process costs about a second, so when starting the remaining candidates would cost more than a
-tenth of what the first candidate needs for the whole run, the race stops there: at the first
-candidate's first sample that shows it, so a short run pays for one sample's solve, not for all the
-race's. The fastest candidate wins; the race table is kept with the dataset.
+process costs about a second, so the race starts only as many candidates, in order of promise, as
+a tenth of the run's projected time (at the fastest candidate's pace so far) pays for. When it
+pays for none, the first candidate stops at its first sample: a short run pays for one sample's
+solve, not for all the race's. The fastest candidate wins; the race table is kept with the dataset.
 
 `make_solver(name, **options)` builds any backend by name, `auto` included.
 """
@@ -182,19 +182,23 @@ class Auto:
         """Run the candidates of `problem` on the systems `thetas`, for a run of `num_samples`
         samples. Returns the entries, fastest first; raises if no candidate solved them."""
         entries, best = [], None  # best: the fastest seconds per race sample so far
-        remaining = self.candidates(problem)
+        remaining, started = self.candidates(problem), 0
 
-        def race_stops(per_sample: float) -> bool:
-            """Whether starting the remaining candidates would cost more than they could save."""
-            projected = per_sample * num_samples
-            return bool(remaining) and RACE_SHARE * projected < PROCESS_SECONDS * len(remaining)
+        def affordable(per_sample: float) -> bool:
+            """Whether the race's share of the run pays for starting one more candidate."""
+            return PROCESS_SECONDS * (started + 1) <= RACE_SHARE * per_sample * num_samples
 
         while remaining:
+            if best is not None and not affordable(best):
+                note = f"not raced: the fastest so far takes about {best * num_samples:.1f} s"
+                entries += [RaceEntry.of(other, note=note) for other in remaining]
+                break
             solver = remaining.pop(0)
-            if best is None:  # the lead: its first sample suffices if the race stops after it
-                stop = lambda seconds, done: race_stops(seconds / done)  # noqa: E731
+            if best is None:  # the lead: one sample suffices when no other candidate is affordable
+                stop = lambda seconds, done: not affordable(seconds / done)  # noqa: E731
                 status, value = _in_process(problem, thetas, solver, stop)
             else:
+                started += 1
                 limit = self.slack * best * len(thetas) + 0.25  # and a little to send it back
                 status, value = _in_subprocess(problem, thetas, solver, limit)
             if status != "ok":
@@ -204,10 +208,6 @@ class Auto:
             partly = "" if done == len(thetas) else f"timed on {done} of {len(thetas)} samples"
             entries.append(RaceEntry.of(solver, seconds, matvecs, partly))
             best = seconds / done if best is None else min(best, seconds / done)
-            if race_stops(best):
-                note = f"not raced: the fastest so far takes about {best * num_samples:.1f} s"
-                entries += [RaceEntry.of(other, note=note) for other in remaining]
-                break
         entries.sort(key=lambda e: np.inf if e.seconds is None else e.seconds)
         if entries[0].seconds is None:
             raise RuntimeError(

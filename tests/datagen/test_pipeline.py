@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import datagen
+from datagen import auto as auto_module
 from datagen.auto import Auto
 from datagen.format import list_shards, read_header
 from datagen.linear_solvers import SolveError
@@ -181,6 +182,22 @@ def test_a_race_that_stops_after_its_lead_times_the_lead_on_one_sample():
     lead, *others = Auto(tolerance=1e-8).race(problem, thetas, num_samples=3)
     assert lead.name == "direct" and lead.seconds > 0 and lead.note == "timed on 1 of 3 samples"
     assert others and all(e.seconds is None and e.note.startswith("not raced") for e in others)
+
+
+def test_the_race_starts_as_many_candidates_as_its_share_of_the_run_pays_for(monkeypatch):
+    """Each further candidate costs a process start; the race's share of the run (at the pace
+    of the fastest so far) pays for so many of them, and a faster candidate shrinks it."""
+    seconds = iter([1.0, 0.5, 2.0])  # the lead 1 s on its 2 samples; then a faster candidate
+    monkeypatch.setattr(auto_module, "_in_process", lambda *a: ("ok", (next(seconds), 9, 2)))
+    monkeypatch.setattr(auto_module, "_in_subprocess", lambda *a: ("ok", (next(seconds), 9, 2)))
+    monkeypatch.setattr(auto_module, "PROCESS_SECONDS", 1.0)
+    problem = datagen.problems.Darcy(resolution=17)
+    entries = Auto().race(problem, [None, None], num_samples=40)
+    # the lead's pace (0.5 s a sample) projects 20 s, whose tenth pays for two processes; the
+    # first one's 0.25 s a sample projects 10 s, which paid for only the one already started
+    assert [e.seconds for e in entries[:2]] == [0.5, 1.0]
+    assert len(entries) == len(Auto().candidates(problem)) > 3
+    assert all(e.seconds is None and e.note.startswith("not raced") for e in entries[2:])
 
 
 @pytest.mark.parametrize(
