@@ -4,11 +4,13 @@ Which solver wins depends on the problem (dimension, size, symmetry, definitenes
 machine, so `auto` measures rather than guesses: each candidate that applies to the problem solves
 the same first systems of the sorted sequence. The most promising candidate runs first, in this
 process; every other one runs in a fresh process that is killed once it has run longer than `slack`
-times the best total so far (a slow direct factorization cannot hold the race up). Starting a
-process costs about a second, so the race starts only as many candidates, in order of promise, as
-a tenth of the run's projected time (at the fastest candidate's pace so far) pays for. When it
-pays for none, the first candidate stops at its first sample: a short run pays for one sample's
-solve, not for all the race's. The fastest candidate wins; the race table is kept with the dataset.
+times the best total so far (a slow direct factorization cannot hold the race up). The race may
+add at most a tenth of the run's projected time (at the pace of the fastest candidate so far):
+it starts the next candidate, most promising first, only when what it has spent plus that
+candidate's worst cost (a process start, about a second, and its time limit) stays within it.
+When even one more candidate does not, the first candidate stops at its first sample: a short
+run pays for one sample's solve, not for all the race's. The fastest candidate wins; the race
+table is kept with the dataset.
 
 `make_solver(name, **options)` builds any backend by name, `auto` included.
 """
@@ -73,11 +75,12 @@ def solve_sequence(problem, thetas, solver: LinearSolver, enough=None) -> tuple[
 def warm_up(problem, thetas, solver: LinearSolver) -> None:
     """Compile a batched backend for the race's batch before its clock starts: compiling is paid
     once per process and shape, not per system, so charging it to two race systems would
-    misjudge the run (it is a second or so). Other backends need nothing."""
+    misjudge the run (it is a second or so). The warm-up run stops after one product (its budget
+    is an argument of the compiled iteration, not its shape). Other backends need nothing."""
     if solver.batched:
         try:
-            solve_sequence(problem, thetas, solver)
-        except Exception:  # noqa: BLE001 - the timed run that follows reports it
+            solve_sequence(problem, thetas, dataclasses.replace(solver, max_matvecs=1))
+        except Exception:  # noqa: BLE001 - missing the tolerance is expected; the timed run reports
             pass
 
 
@@ -181,12 +184,16 @@ class Auto:
     def race(self, problem, thetas, *, num_samples: int) -> list[RaceEntry]:
         """Run the candidates of `problem` on the systems `thetas`, for a run of `num_samples`
         samples. Returns the entries, fastest first; raises if no candidate solved them."""
+        started = time.perf_counter()
         entries, best = [], None  # best: the fastest seconds per race sample so far
-        remaining, started = self.candidates(problem), 0
+        remaining = self.candidates(problem)
 
         def affordable(per_sample: float) -> bool:
-            """Whether the race's share of the run pays for starting one more candidate."""
-            return PROCESS_SECONDS * (started + 1) <= RACE_SHARE * per_sample * num_samples
+            """Whether the race's share of the run (at `per_sample` seconds a sample) pays for
+            what it spent so far and one more candidate: a process start and its time limit."""
+            spent = time.perf_counter() - started
+            worst = PROCESS_SECONDS + self.slack * per_sample * len(thetas)
+            return spent + worst <= RACE_SHARE * per_sample * num_samples
 
         while remaining:
             if best is not None and not affordable(best):
@@ -198,7 +205,6 @@ class Auto:
                 stop = lambda seconds, done: not affordable(seconds / done)  # noqa: E731
                 status, value = _in_process(problem, thetas, solver, stop)
             else:
-                started += 1
                 limit = self.slack * best * len(thetas) + 0.25  # and a little to send it back
                 status, value = _in_subprocess(problem, thetas, solver, limit)
             if status != "ok":

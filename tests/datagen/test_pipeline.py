@@ -185,16 +185,16 @@ def test_a_race_that_stops_after_its_lead_times_the_lead_on_one_sample():
 
 
 def test_the_race_starts_as_many_candidates_as_its_share_of_the_run_pays_for(monkeypatch):
-    """Each further candidate costs a process start; the race's share of the run (at the pace
-    of the fastest so far) pays for so many of them, and a faster candidate shrinks it."""
-    seconds = iter([1.0, 0.5, 2.0])  # the lead 1 s on its 2 samples; then a faster candidate
+    """A further candidate costs a process start and at most its time limit; the race's share
+    of the run, at the pace of the fastest so far, pays for so many, and a faster one shrinks it."""
+    seconds = iter([1.0, 0.5, 2.0])  # the lead takes 1 s on its 2 samples; the next one 0.5 s
     monkeypatch.setattr(auto_module, "_in_process", lambda *a: ("ok", (next(seconds), 9, 2)))
     monkeypatch.setattr(auto_module, "_in_subprocess", lambda *a: ("ok", (next(seconds), 9, 2)))
     monkeypatch.setattr(auto_module, "PROCESS_SECONDS", 1.0)
     problem = datagen.problems.Darcy(resolution=17)
-    entries = Auto().race(problem, [None, None], num_samples=40)
-    # the lead's pace (0.5 s a sample) projects 20 s, whose tenth pays for two processes; the
-    # first one's 0.25 s a sample projects 10 s, which paid for only the one already started
+    entries = Auto(slack=1.25).race(problem, [None, None], num_samples=60)
+    # at the lead's 0.5 s a sample the run takes 30 s, whose tenth pays for a candidate's
+    # 1 + 1.25 x 1 s; at the next one's 0.25 s a sample, 1.5 s no longer pays for 1 + 1.25 x 0.5
     assert [e.seconds for e in entries[:2]] == [0.5, 1.0]
     assert len(entries) == len(Auto().candidates(problem)) > 3
     assert all(e.seconds is None and e.note.startswith("not raced") for e in entries[2:])
