@@ -154,7 +154,7 @@ class Auto:
         problem that knows its shifted Laplacian (`shifted_laplacian()`, Helmholtz) also races
         gcrotmk and SKR with the `shifted-mg` preconditioner, first among the Krylov solvers
         (restarted GMRES stalls with it): gcrotmk first, as it won at 24³ (k = 10) where the race
-        stops early; at 48³ (k = 20) SKR won, but a run that long races every candidate.
+        stops early; at 48³ (k = 20) SKR won, and it comes second.
         """
 
         def build(name, preconditioner=None, **options):
