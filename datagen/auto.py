@@ -4,13 +4,13 @@ Which solver wins depends on the problem (dimension, size, symmetry, definitenes
 machine, so `auto` measures rather than guesses: each candidate that applies to the problem solves
 the same first systems of the sorted sequence. The most promising candidate runs first, in this
 process; every other one runs in a fresh process that is killed once it has run longer than `slack`
-times the best total so far (a slow direct factorization cannot hold the race up). The race may
-add at most a tenth of the run's projected time (at the pace of the fastest candidate so far):
-it starts the next candidate, most promising first, only when what it has spent plus that
-candidate's worst cost (a process start, about a second, and its time limit) stays within it.
-When even one more candidate does not, the first candidate stops at its first sample: a short
-run pays for one sample's solve, not for all the race's. The fastest candidate wins; the race
-table is kept with the dataset.
+times the best total so far (a slow direct factorization cannot hold the race up). A backend that
+carries a state from sample to sample (SKR) or solves them as a batch is timed on all the race
+samples, any other on the first alone. The race may add at most a twentieth of the run's projected
+time (at the pace of the fastest candidate so far): it starts the next candidate, most promising
+first, only when what it has spent plus that candidate's worst cost (a process start, about half a
+second, and its time limit) stays within it. So a short run keeps the first candidate, timed on
+one sample. The fastest candidate per sample wins; the race table is kept with the dataset.
 
 `make_solver(name, **options)` builds any backend by name, `auto` included.
 """
@@ -28,14 +28,16 @@ from datagen.linear_solvers import SOLVERS, LinearSolver, SolveError, check_tole
 
 
 START_UP_SECONDS = 120.0  # how long a race process may take to start (import NumPy, SciPy)
-PROCESS_SECONDS = 1.0  # about what starting one race process costs
-RACE_SHARE = 0.1  # the largest share of the run's projected time the race may add
+PROCESS_SECONDS = 0.6  # about what starting one race process costs (0.52-0.57 s measured)
+RACE_SHARE = 0.05  # the largest share of the run's projected time the race may add: half the
+# 10% by which `auto` should stay within the fastest backend, the other half for the choice
 
 
 @dataclasses.dataclass(frozen=True)
 class RaceEntry:
-    """One candidate's run: seconds and matvecs over the race systems (over fewer where `note`
-    says so), or why it dropped out.
+    """One candidate's run: the seconds and matvecs it took on its first `samples` race samples,
+    or why it dropped out (`note`; `seconds` is then `None`). `samples` is `None` in race tables
+    stored before it was kept (those timed every candidate on all the race samples).
     `name` and `options` rebuild the candidate: `make_solver(name, **options)`."""
 
     name: str
@@ -43,33 +45,35 @@ class RaceEntry:
     seconds: float | None
     matvecs: int | None
     note: str = ""
+    samples: int | None = None
 
     @classmethod
-    def of(cls, solver: LinearSolver, seconds=None, matvecs=None, note="") -> "RaceEntry":
-        return cls(solver.name, solver.settings(), seconds, matvecs, note)
+    def of(cls, solver: LinearSolver, seconds=None, matvecs=None, note="", samples=None):
+        return cls(solver.name, solver.settings(), seconds, matvecs, note, samples)
 
     def solver(self) -> LinearSolver:
         return make_solver(self.name, **self.options)
 
 
-def solve_sequence(problem, thetas, solver: LinearSolver, enough=None) -> tuple[float, int, int]:
+def solve_sequence(problem, thetas, solver: LinearSolver) -> tuple[float, int, int]:
     """Solve `thetas` in order with `solver`, each sample passing its state to the next (a
     batched backend: all at once), with single-threaded BLAS as the generator runs; return the
-    seconds, matvecs and samples it took. `enough(seconds, samples)`, if given, is asked after
-    each sample but the last whether the samples so far suffice; if so, the sequence stops there.
-    Raises the first `SolveError`."""
-    matvecs, done, seconds = 0, 0, 0.0
+    seconds, matvecs and samples it took. Raises the first `SolveError`."""
+    matvecs = 0
     with threadpool_limits(1):
         start = time.perf_counter()
         for solved in solve_in_turn(problem, solver, thetas):
             if isinstance(solved, SolveError):
                 raise solved
             matvecs += sum(r.matvecs for r in solved.results)
-            done += 1
-            seconds = time.perf_counter() - start
-            if enough is not None and done < len(thetas) and enough(seconds, done):
-                break
-        return seconds, matvecs, done
+        return time.perf_counter() - start, matvecs, len(thetas)
+
+
+def race_samples(thetas: list, solver: LinearSolver) -> list:
+    """The race systems `solver` is timed on: all of them for a backend that carries a state
+    from one sample to the next (SKR's recycled space shows only from the second) or solves them
+    as one batch; the first alone for any other, whose second sample is the same work again."""
+    return thetas if solver.sorts or solver.batched else thetas[:1]
 
 
 def warm_up(problem, thetas, solver: LinearSolver) -> None:
@@ -93,10 +97,10 @@ def _race_process(connection, problem, thetas, solver):
         connection.send(("error", f"{type(error).__name__}: {error}"))
 
 
-def _in_process(problem, thetas, solver, enough) -> tuple[str, object]:
+def _in_process(problem, thetas, solver) -> tuple[str, object]:
     try:
         warm_up(problem, thetas, solver)
-        return "ok", solve_sequence(problem, thetas, solver, enough)
+        return "ok", solve_sequence(problem, thetas, solver)
     except Exception as error:  # a candidate that fails simply loses the race
         return "error", f"{type(error).__name__}: {error}"
 
@@ -152,9 +156,9 @@ class Auto:
         in 3D (on the small rows, whose race stops after its first candidate because starting
         more would cost more than they could save) and last in 2D, where sparse LU leads. A
         problem that knows its shifted Laplacian (`shifted_laplacian()`, Helmholtz) also races
-        gcrotmk and SKR with the `shifted-mg` preconditioner, first among the Krylov solvers
-        (restarted GMRES stalls with it): gcrotmk first, as it won at 24³ (k = 10) where the race
-        stops early; at 48³ (k = 20) SKR won, and it comes second.
+        BiCGSTAB, gcrotmk and SKR with the `shifted-mg` preconditioner, first among the Krylov
+        solvers (restarted GMRES stalls with it): BiCGSTAB first, the fastest at 48³ (k = 20) and
+        within 8% of gcrotmk at 24³ (k = 10).
         """
 
         def build(name, preconditioner=None, **options):
@@ -176,8 +180,8 @@ class Auto:
         iterative = light + iterative if problem.dim >= 3 else iterative + light
         shifted = problem.shifted_laplacian() if hasattr(problem, "shifted_laplacian") else None
         if shifted and shifted["shift"] > 0:  # indefinite Helmholtz: only this one scales
-            recycling = [build(name, "shifted-mg", **shifted) for name in ("gcrotmk", "skr")]
-            iterative = recycling + iterative
+            names = ("bicgstab", "gcrotmk", "skr")
+            iterative = [build(name, "shifted-mg", **shifted) for name in names] + iterative
         direct = build("direct")
         return [direct] + iterative if problem.dim <= 2 else iterative + [direct]
 
@@ -188,33 +192,32 @@ class Auto:
         entries, best = [], None  # best: the fastest seconds per race sample so far
         remaining = self.candidates(problem)
 
-        def affordable(per_sample: float) -> bool:
-            """Whether the race's share of the run (at `per_sample` seconds a sample) pays for
-            what it spent so far and one more candidate: a process start and its time limit."""
+        def affordable(solver: LinearSolver) -> bool:
+            """Whether the race's share of the run, at the best pace so far, pays for what it
+            has spent and for `solver` at its worst: a process start and its time limit."""
             spent = time.perf_counter() - started
-            worst = PROCESS_SECONDS + self.slack * per_sample * len(thetas)
-            return spent + worst <= RACE_SHARE * per_sample * num_samples
+            worst = PROCESS_SECONDS + self.slack * best * len(race_samples(thetas, solver))
+            return spent + worst <= RACE_SHARE * best * num_samples
 
         while remaining:
-            if best is not None and not affordable(best):
+            if best is not None and not affordable(remaining[0]):
                 note = f"not raced: the fastest so far takes about {best * num_samples:.1f} s"
                 entries += [RaceEntry.of(other, note=note) for other in remaining]
                 break
             solver = remaining.pop(0)
-            if best is None:  # the lead: one sample suffices when no other candidate is affordable
-                stop = lambda seconds, done: not affordable(seconds / done)  # noqa: E731
-                status, value = _in_process(problem, thetas, solver, stop)
+            systems = race_samples(thetas, solver)
+            if best is None:  # the lead runs in this process
+                status, value = _in_process(problem, systems, solver)
             else:
-                limit = self.slack * best * len(thetas) + 0.25  # and a little to send it back
-                status, value = _in_subprocess(problem, thetas, solver, limit)
+                limit = self.slack * best * len(systems) + 0.25  # and a little to send it back
+                status, value = _in_subprocess(problem, systems, solver, limit)
             if status != "ok":
                 entries.append(RaceEntry.of(solver, note=str(value)))
                 continue
             seconds, matvecs, done = value
-            partly = "" if done == len(thetas) else f"timed on {done} of {len(thetas)} samples"
-            entries.append(RaceEntry.of(solver, seconds, matvecs, partly))
+            entries.append(RaceEntry.of(solver, seconds, matvecs, samples=done))
             best = seconds / done if best is None else min(best, seconds / done)
-        entries.sort(key=lambda e: np.inf if e.seconds is None else e.seconds)
+        entries.sort(key=lambda e: np.inf if e.seconds is None else e.seconds / e.samples)
         if entries[0].seconds is None:
             raise RuntimeError(
                 "no solver could solve the first systems: "

@@ -72,7 +72,8 @@ def _datagen(args) -> None:
         f"{report.seconds:.1f} s{solver}"
     )
     for entry in report.race:
-        result = f"{entry.seconds:.3f} s" if entry.seconds is not None else entry.note
+        on = f" on {entry.samples} samples" if entry.samples else ""
+        result = f"{entry.seconds:.3f} s{on}" if entry.seconds is not None else entry.note
         print(f"  race: {entry.solver().label} {result}")
 
 
