@@ -9,8 +9,9 @@ carries a state from sample to sample (SKR) or solves them as a batch is timed o
 samples, any other on the first alone. The race may add at most a twentieth of the run's projected
 time (at the pace of the fastest candidate so far): it starts the next candidate, most promising
 first, only when what it has spent plus that candidate's worst cost (a process start, about half a
-second, and its time limit) stays within it. So a short run keeps the first candidate, timed on
-one sample. The fastest candidate per sample wins; the race table is kept with the dataset.
+second, more for a JAX backend, and its time limit) stays within it. So a short run keeps the
+first candidate, timed on one sample. The fastest candidate per sample wins; the race table is
+kept with the dataset.
 
 `make_solver(name, **options)` builds any backend by name, `auto` included.
 """
@@ -28,7 +29,8 @@ from datagen.linear_solvers import SOLVERS, LinearSolver, SolveError, check_tole
 
 
 START_UP_SECONDS = 120.0  # how long a race process may take to start (import NumPy, SciPy)
-PROCESS_SECONDS = 0.6  # about what starting one race process costs (0.52-0.57 s measured)
+PROCESS_SECONDS = 0.6  # about what starting one race process costs (0.48-0.57 s measured)
+JAX_SECONDS = 1.1  # what a batched (JAX) candidate adds to it: importing JAX and compiling
 RACE_SHARE = 0.05  # the largest share of the run's projected time the race may add: half the
 # 10% by which `auto` should stay within the fastest backend, the other half for the choice
 
@@ -196,7 +198,8 @@ class Auto:
             """Whether the race's share of the run, at the best pace so far, pays for what it
             has spent and for `solver` at its worst: a process start and its time limit."""
             spent = time.perf_counter() - started
-            worst = PROCESS_SECONDS + self.slack * best * len(race_samples(thetas, solver))
+            start = PROCESS_SECONDS + (JAX_SECONDS if solver.batched else 0.0)
+            worst = start + self.slack * best * len(race_samples(thetas, solver))
             return spent + worst <= RACE_SHARE * best * num_samples
 
         while remaining:
