@@ -2,9 +2,10 @@
 
 Which solver wins depends on the problem (dimension, size, symmetry, definiteness) and on the
 machine, so `auto` measures rather than guesses: each candidate that applies to the problem solves
-the same first systems of the sorted sequence. The most promising candidate runs first, in this
+the first systems of the sorted sequence. The most promising candidate runs first, in this
 process; every other one runs in a fresh process that is killed once it has run longer than `slack`
-times the best total so far (a slow direct factorization cannot hold the race up). A backend that
+times what the fastest so far took per sample (a slow direct factorization cannot hold the race
+up). A backend that
 carries a state from sample to sample (SKR) or solves them as a batch is timed on all the race
 samples, any other on the first alone. The race may add at most a twentieth of the run's projected
 time (at the pace of the fastest candidate so far): it starts the next candidate, most promising
@@ -57,10 +58,10 @@ class RaceEntry:
         return make_solver(self.name, **self.options)
 
 
-def solve_sequence(problem, thetas, solver: LinearSolver) -> tuple[float, int, int]:
+def solve_sequence(problem, thetas, solver: LinearSolver) -> tuple[float, int]:
     """Solve `thetas` in order with `solver`, each sample passing its state to the next (a
     batched backend: all at once), with single-threaded BLAS as the generator runs; return the
-    seconds, matvecs and samples it took. Raises the first `SolveError`."""
+    seconds and matvecs it took. Raises the first `SolveError`."""
     matvecs = 0
     with threadpool_limits(1):
         start = time.perf_counter()
@@ -68,7 +69,7 @@ def solve_sequence(problem, thetas, solver: LinearSolver) -> tuple[float, int, i
             if isinstance(solved, SolveError):
                 raise solved
             matvecs += sum(r.matvecs for r in solved.results)
-        return time.perf_counter() - start, matvecs, len(thetas)
+        return time.perf_counter() - start, matvecs
 
 
 def race_samples(thetas: list, solver: LinearSolver) -> list:
@@ -217,9 +218,10 @@ class Auto:
             if status != "ok":
                 entries.append(RaceEntry.of(solver, note=str(value)))
                 continue
-            seconds, matvecs, done = value
-            entries.append(RaceEntry.of(solver, seconds, matvecs, samples=done))
-            best = seconds / done if best is None else min(best, seconds / done)
+            seconds, matvecs = value
+            entries.append(RaceEntry.of(solver, seconds, matvecs, samples=len(systems)))
+            pace = seconds / len(systems)
+            best = pace if best is None else min(best, pace)
         entries.sort(key=lambda e: np.inf if e.seconds is None else e.seconds / e.samples)
         if entries[0].seconds is None:
             raise RuntimeError(

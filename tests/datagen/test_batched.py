@@ -190,8 +190,8 @@ def test_auto_races_the_batched_backend():
     labels = [c.label for c in Auto().candidates(cube)]
     assert labels[:2] == ["cg-amg+jacobi", "batched-cg+jacobi"] and labels[-1] == "direct"
     thetas = [darcy.sample(sample_rng(0, i)) for i in range(2)]
-    seconds, matvecs, samples = solve_sequence(darcy, thetas, BatchedCGSolver())
-    assert seconds > 0 and matvecs > 0 and samples == 2
+    seconds, matvecs = solve_sequence(darcy, thetas, BatchedCGSolver())
+    assert seconds > 0 and matvecs > 0
 
 
 def test_the_race_warm_up_compiles_what_the_timed_run_then_calls():
@@ -202,7 +202,7 @@ def test_the_race_warm_up_compiles_what_the_timed_run_then_calls():
     compiled = _cg_batch._cache_size()
     warm_up(darcy, thetas, BatchedCGSolver())
     assert _cg_batch._cache_size() == compiled + 1
-    assert solve_sequence(darcy, thetas, BatchedCGSolver())[2] == 2
+    assert solve_sequence(darcy, thetas, BatchedCGSolver())[1] > 2  # it ran to the tolerance
     assert _cg_batch._cache_size() == compiled + 1
 
 
