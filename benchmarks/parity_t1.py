@@ -13,10 +13,10 @@ Both sides see the same standardized arrays (a: zero mean, unit variance; u: uni
 `--init` sets the initialization of both sides: `vp`, the config's (the reference's
 `weight_init=2`), or `fno` (its `weight_init=1`, channel mixing at `1/width²`). On this Darcy data
 `vp` leaves the head's sine with arguments in the hundreds (the coefficients reaching it are ~800
-r.m.s. at width 24, depth 8, 12 modes, 32²), and the reference itself stays at test error 1.000: over 960 steps
-of batch 8 at the config's size, and over 2,000 at 32² with 12 modes, with u centred pointwise or
-not. `fno` trains there (the reference: 0.06 after 1,000 steps at 32²), so training parity is
-measured with it.
+r.m.s. at width 24, depth 8, 12 modes, 32²), and the reference itself stays at test error 1.000:
+over 960 steps of batch 8 at the config's size, and over 2,000 at 32² with 12 modes, with u
+centred pointwise or not. `fno` trains there (the reference: 0.06 after 1,000 steps at 32²), so
+training parity is measured with it.
 """
 
 import sys
