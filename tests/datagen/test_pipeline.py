@@ -190,17 +190,18 @@ def test_a_short_run_keeps_the_lead_timed_on_one_sample():
 def test_the_race_starts_as_many_candidates_as_its_share_of_the_run_pays_for(monkeypatch):
     """A further candidate costs a process start and at most its time limit; the race's share
     of the run, at the pace of the fastest so far, pays for so many, and a faster one shrinks it."""
-    seconds = iter([1.0, 0.5, 2.0])  # the lead takes 1 s on its sample; the next one 0.5 s
+    seconds = iter([1.0, 0.25, 2.0])  # the lead takes 1 s on its sample; the next one 0.25 s
     monkeypatch.setattr(auto_module, "_in_process", lambda *a: ("ok", (next(seconds), 9)))
     monkeypatch.setattr(auto_module, "_in_subprocess", lambda *a: ("ok", (next(seconds), 9)))
     monkeypatch.setattr(auto_module, "PROCESS_SECONDS", 1.0)
     monkeypatch.setattr(auto_module, "RACE_SHARE", 0.1)
     problem = datagen.problems.Darcy(resolution=17)
-    entries = Auto(slack=1.25).race(problem, [None, None], num_samples=30)
-    # at the lead's 1 s a sample the run takes 30 s, whose tenth pays for AMG-CG's 1 + 1.25 x 1 s
-    # on one sample; at its 0.5 s, 1.5 s no longer pays for SKR's 1 + 1.25 x 0.5 s x 2 samples
+    entries = Auto(slack=1.25).race(problem, [None, None], num_samples=60)
+    # at the lead's 1 s a sample the run takes 60 s, whose tenth would pay for AMG-CG's
+    # 1 + 1.25 x 1 s and then SKR's 1 + 1.25 x 1 s x 2 samples; at AMG-CG's 0.25 s a sample it
+    # is 1.5 s, which no longer pays for SKR's 1 + 1.25 x 0.25 s x 2
     assert [e.solver().label for e in entries[:2]] == ["cg-amg", "direct"]
-    assert [e.seconds for e in entries[:2]] == [0.5, 1.0]
+    assert [e.seconds for e in entries[:2]] == [0.25, 1.0]
     assert len(entries) == len(Auto().candidates(problem)) > 3
     assert all(e.seconds is None and e.note.startswith("not raced") for e in entries[2:])
 
