@@ -72,7 +72,7 @@ def solve_sequence(problem, thetas, solver: LinearSolver) -> tuple[float, int]:
         return time.perf_counter() - start, matvecs
 
 
-def race_samples(thetas: list, solver: LinearSolver) -> list:
+def timed_samples(thetas: list, solver: LinearSolver) -> list:
     """The race systems `solver` is timed on: all of them for a backend that carries a state
     from one sample to the next (SKR's recycled space shows only from the second) or solves them
     as one batch; the first alone for any other, whose second sample is the same work again."""
@@ -200,7 +200,7 @@ class Auto:
             has spent and for `solver` at its worst: a process start and its time limit."""
             spent = time.perf_counter() - started
             start = PROCESS_SECONDS + (JAX_SECONDS if solver.batched else 0.0)
-            worst = start + self.slack * best * len(race_samples(thetas, solver))
+            worst = start + self.slack * best * len(timed_samples(thetas, solver))
             return spent + worst <= RACE_SHARE * best * num_samples
 
         while remaining:
@@ -209,7 +209,7 @@ class Auto:
                 entries += [RaceEntry.of(other, note=note) for other in remaining]
                 break
             solver = remaining.pop(0)
-            systems = race_samples(thetas, solver)
+            systems = timed_samples(thetas, solver)
             if best is None:  # the lead runs in this process
                 status, value = _in_process(problem, systems, solver)
             else:

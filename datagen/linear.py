@@ -67,7 +67,8 @@ class LinearGenerator(Generator):
 
     - `problem`: the family with its settings (e.g. `Darcy(resolution=65)`).
     - `solver`: a backend of `datagen.linear_solvers.SOLVERS` or `"auto"` (race the candidates on
-      the first `race_samples` systems and use the fastest); `preconditioner` (`none`,
+      the first `race_samples` samples, or the first alone for a backend that carries nothing
+      from one to the next, and use the fastest); `preconditioner` (`none`,
       `jacobi`, `ilu`, `amg`, `shifted-mg`) and the other `solver_options` are passed to it
       (e.g. `{"restart": 60}`); `tolerance` is the relative residual every stored solution meets.
     - `sort`: `"auto"` (sort when the solver recycles across systems), `"greedy"`, `"curve"` or
