@@ -5,14 +5,13 @@ machine, so `auto` measures rather than guesses: each candidate that applies to 
 the first systems of the sorted sequence. The most promising candidate runs first, in this
 process; every other one runs in a fresh process that is killed once it has run longer than `slack`
 times what the fastest so far took per sample (a slow direct factorization cannot hold the race
-up). A backend that
-carries a state from sample to sample (SKR) or solves them as a batch is timed on all the race
-samples, any other on the first alone. The race may add at most a twentieth of the run's projected
-time (at the pace of the fastest candidate so far): it starts the next candidate, most promising
-first, only when what it has spent plus that candidate's worst cost (a process start, about half a
-second, more for a JAX backend, and its time limit) stays within it. So a short run keeps the
-first candidate, timed on one sample. The fastest candidate per sample wins; the race table is
-kept with the dataset.
+up). A backend that carries a state from sample to sample (SKR) or solves them as a batch is timed
+on all the race samples, any other on the first alone. The race may add at most a twentieth of the
+run's projected time (at the pace of the fastest candidate so far): it starts the next candidate,
+most promising first, only when what it has spent plus that candidate's worst cost (a process
+start, about half a second, more for a JAX backend, and its time limit) stays within it. So a short
+run keeps the first candidate, timed on one sample. The fastest candidate per sample wins; the
+race table is kept with the dataset.
 
 `make_solver(name, **options)` builds any backend by name, `auto` included.
 """
