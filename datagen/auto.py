@@ -131,7 +131,7 @@ class Auto:
     its first entry is the fastest, and `entry.solver()` builds it for the rest of the run.
 
     **Fields:** `tolerance` (every candidate's), `slack` (a candidate still running after `slack`
-    times the best total so far is stopped).
+    times what the fastest so far took for as many samples is stopped).
     """
 
     tolerance: float = 1e-8
